@@ -1,0 +1,41 @@
+//! Clients for model providers, behind object-safe traits so the server can hold
+//! `Arc<dyn Embedder>` and `Arc<dyn Reranker>` built from configuration at run time.
+//!
+//! - [`Embedder`] / [`OpenAiEmbedder`]: OpenAI-compatible `/embeddings` (OpenAI, Ollama,
+//!   vLLM, TEI, LM Studio, Gemini's OpenAI endpoint). With no embedding provider configured the
+//!   server runs keyword-only retrieval; that decision is the caller's, not this crate's.
+//! - [`Reranker`] / [`HttpReranker`]: Cohere/Jina-compatible `/rerank`.
+//! - [`build_embedder`] / [`build_reranker`]: from [`ProviderSettings`], which mirror the
+//!   server's provider configuration without depending on it.
+//!
+//! Every client goes through one transport (`http.rs`) doing what peers get wrong: batches, a
+//! per-client concurrency limit, a timeout per attempt, retries on network errors, 408, 409,
+//! 429 and 5xx (not 501/505) with exponential back-off and jitter, `Retry-After` honoured on
+//! 429/503, no retry on other 4xx, bounded response bodies, and cancellation by dropping the
+//! future. Failures are one [`ModelError`] whose `Display` names the provider and model and
+//! never the API key, and which maps to the `Provider*` rows of the shared error table.
+//!
+//! Chat completion (OpenAI-compatible, Anthropic Messages, Gemini; streaming, tool calls) is
+//! planned as a `ChatModel` trait in a `chat` module with one adapter per wire format, built by
+//! a `build_chat_model` beside the factories here, reusing [`ClientOptions`], [`Origin`]
+//! (`Service::Chat`), [`ModelError`] and the transport's retry loop, with a streaming attempt
+//! that returns once the response headers are in.
+
+mod embed;
+mod error;
+mod http;
+mod options;
+mod provider;
+mod rerank;
+
+pub use embed::{EmbedKind, Embedder, OpenAiEmbedder};
+pub use error::{ModelError, Origin, Service};
+pub use options::ClientOptions;
+pub use provider::{
+    MissingKeyVariable, ProviderKind, ProviderSettings, build_embedder, build_reranker,
+};
+pub use rerank::{HttpReranker, Ranked, Reranker};
+
+/// What the traits' methods return: a boxed, `Send` future, which keeps the traits
+/// object-safe (`async fn` in traits is not `dyn`-compatible) without the `async-trait` macro.
+pub type BoxFuture<'a, T> = futures::future::BoxFuture<'a, T>;
