@@ -1,0 +1,421 @@
+//! Text analysis shared by every index implementation.
+//!
+//! The embedded index feeds these terms to tantivy as a pre-tokenised field, and a PostgreSQL
+//! implementation can store the same terms (e.g. in a `text[]` column under a GIN index), so a
+//! passage is found by the same words whatever engine holds it. Queries and documents go
+//! through the same function; that symmetry is what makes Traditional find Simplified.
+//!
+//! The pipeline, in order:
+//! 1. **Width and case folding**: full-width ASCII (`ＡＢＣ１２３`, common in Chinese text)
+//!    becomes half-width, and everything is lower-cased.
+//! 2. **Traditional → Simplified** with zhconv's OpenCC `zh-CN` tables (including the Taiwan
+//!    phrase table), so `軟體` and `软件`, `臺北` and `台北` become the same text. This runs
+//!    *before* segmentation because jieba's dictionary is Simplified: cutting Traditional text
+//!    directly splits words wrongly (`請|假`).
+//! 3. **Segmentation** with jieba in search mode (long words are also emitted as their
+//!    dictionary sub-words, so `中华人民共和国` is found by `共和国`), without HMM new-word
+//!    discovery: HMM guesses depend on the surrounding characters, so the same name could be
+//!    cut one way in a passage and another way in a short question.
+//! 4. **Unknown-word fallback**: a run of two or more single Chinese characters (what jieba
+//!    leaves of words it does not know, such as rare names) also yields its character
+//!    bigrams, so `王小明` still matches as a unit even though no dictionary knows it.
+//! 5. **Filtering**: tokens without a letter or digit (punctuation, spaces) and tokens longer
+//!    than [`MAX_TERM_BYTES`] are dropped, as are Chinese and English stop words (`的`, `是`,
+//!    `the`, `is`), so they cannot dominate a keyword query.
+//! 6. **Stemming** of ASCII words with the Snowball English stemmer (`refunds`, `refunded` →
+//!    `refund`).
+//!
+//! Changing any step changes the terms stored in existing indexes; bump [`ANALYZER_VERSION`]
+//! so indexes know to re-analyse their stored text.
+
+use std::sync::LazyLock;
+
+use jieba_rs::Jieba;
+use zhconv::Variant;
+
+/// Version of the analysis pipeline. Stored with each index; a mismatch on open means the
+/// stored text is re-analysed, because old terms would no longer match new queries.
+pub const ANALYZER_VERSION: u32 = 1;
+
+/// Terms longer than this (in bytes) are dropped: base64 blobs, URLs and hashes inflate the
+/// term dictionary and are never typed as search words.
+pub const MAX_TERM_BYTES: usize = 40;
+
+/// The process-wide analyzer. Building it loads jieba's dictionary (hundreds of milliseconds
+/// in a debug build), so it is built once, on first use, and never changed afterwards.
+static SHARED: LazyLock<Analyzer> = LazyLock::new(Analyzer::new);
+
+/// Lower-cased, Traditional→Simplified-folded, jieba-segmented (search mode), stemmed
+/// (English) terms, stop words removed. Duplicates are kept: term frequency matters to BM25.
+pub fn terms(text: &str) -> Vec<String> {
+    shared().terms(text)
+}
+
+/// The shared analyzer behind [`terms`], for callers that analyse in a loop.
+pub fn shared() -> &'static Analyzer {
+    &SHARED
+}
+
+/// A loaded analysis pipeline (see the module documentation for the steps).
+pub struct Analyzer {
+    jieba: Jieba,
+    stemmer: frostem::Stemmer,
+}
+
+impl Default for Analyzer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Analyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Analyzer").field("version", &ANALYZER_VERSION).finish()
+    }
+}
+
+impl Analyzer {
+    /// Loads jieba's bundled dictionary. Prefer [`shared`]: loading is slow and the result
+    /// is immutable, so one per process is enough.
+    pub fn new() -> Self {
+        Analyzer {
+            jieba: Jieba::new(),
+            stemmer: frostem::Stemmer::new(frostem::Algorithm::English),
+        }
+    }
+
+    /// The terms of `text`, in order, duplicates kept.
+    pub fn terms(&self, text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        self.for_each_term(text, |term| out.push(term.to_owned()));
+        out
+    }
+
+    /// Calls `emit` with each term of `text`, in order, duplicates kept.
+    pub fn for_each_term(&self, text: &str, mut emit: impl FnMut(&str)) {
+        let folded = fold(text);
+        if folded.is_empty() {
+            return;
+        }
+        // Single Chinese characters waiting to be paired into bigrams (step 4).
+        let mut run: Vec<&str> = Vec::new();
+        let flush = |run: &mut Vec<&str>, emit: &mut dyn FnMut(&str)| {
+            if run.len() >= 2 {
+                let mut bigram = String::with_capacity(8);
+                for pair in run.windows(2) {
+                    bigram.clear();
+                    bigram.push_str(pair[0]);
+                    bigram.push_str(pair[1]);
+                    if !is_stop_word(&bigram) {
+                        emit(&bigram);
+                    }
+                }
+            }
+            run.clear();
+        };
+        let mut buffer = String::new();
+        for token in self.jieba.cut_for_search(&folded, false) {
+            let word = token.word.trim();
+            if word.is_empty() || word.len() > MAX_TERM_BYTES {
+                flush(&mut run, &mut emit);
+                continue;
+            }
+            if !word.chars().any(char::is_alphanumeric) {
+                // Punctuation ends a run of single characters: no bigram spans a comma.
+                flush(&mut run, &mut emit);
+                continue;
+            }
+            if is_stop_word(word) {
+                // A stop word ends a run too: `王的书` has no bigram worth indexing.
+                flush(&mut run, &mut emit);
+                continue;
+            }
+            let mut chars = word.chars();
+            if matches!((chars.next(), chars.next()), (Some(c), None) if is_han(c)) {
+                run.push(word);
+            } else {
+                flush(&mut run, &mut emit);
+            }
+            if word.bytes().any(|b| b.is_ascii_alphabetic()) && word.is_ascii() {
+                buffer.clear();
+                buffer.push_str(&self.stemmer.stem(word));
+                emit(&buffer);
+            } else {
+                emit(word);
+            }
+        }
+        flush(&mut run, &mut emit);
+    }
+}
+
+/// Steps 1 and 2: width fold, lower-case, Traditional → Simplified.
+fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut has_han = false;
+    for c in text.chars() {
+        let c = match c as u32 {
+            0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            0x3000 => ' ',
+            _ => c,
+        };
+        has_han |= is_han(c);
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    if has_han { zhconv::zhconv(&out, Variant::ZhCN) } else { out }
+}
+
+/// CJK unified ideographs (the basic block and extension A, plus compatibility ideographs).
+fn is_han(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
+}
+
+/// Stop words, already folded (Simplified, lower-case, unstemmed). Chinese: particles,
+/// pronouns, copulas and question words that appear in nearly every passage or question.
+/// English: Lucene's classic list plus question words. Kept short on purpose: a word that
+/// carries meaning in some domain (`不`, `没有`, `not`) stays searchable.
+fn is_stop_word(word: &str) -> bool {
+    const STOP: &[&str] = &[
+        // Chinese
+        "的",
+        "了",
+        "着",
+        "过",
+        "是",
+        "在",
+        "和",
+        "与",
+        "及",
+        "或",
+        "而",
+        "也",
+        "都",
+        "就",
+        "又",
+        "把",
+        "被",
+        "让",
+        "给",
+        "向",
+        "从",
+        "对",
+        "于",
+        "以",
+        "之",
+        "其",
+        "则",
+        "即",
+        "并",
+        "且",
+        "这",
+        "那",
+        "这个",
+        "那个",
+        "这些",
+        "那些",
+        "这样",
+        "那样",
+        "此",
+        "该",
+        "各",
+        "某",
+        "每",
+        "我",
+        "你",
+        "您",
+        "他",
+        "她",
+        "它",
+        "我们",
+        "你们",
+        "您们",
+        "他们",
+        "她们",
+        "它们",
+        "咱们",
+        "吗",
+        "呢",
+        "吧",
+        "啊",
+        "呀",
+        "哦",
+        "嗯",
+        "么",
+        "嘛",
+        "啦",
+        "喔",
+        "哈",
+        "欸",
+        "什么",
+        "怎么",
+        "怎样",
+        "怎么样",
+        "如何",
+        "为什么",
+        "为何",
+        "哪",
+        "哪些",
+        "哪个",
+        "哪里",
+        "请问",
+        "请",
+        "想",
+        "要",
+        "会",
+        "能",
+        "可以",
+        "可",
+        "有",
+        "个",
+        "一个",
+        "一下",
+        "还",
+        "很",
+        "非常",
+        "得",
+        "地",
+        "所",
+        "所以",
+        "因为",
+        "但",
+        "但是",
+        "如果",
+        "还是",
+        "等",
+        // English
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "of",
+        "on",
+        "or",
+        "such",
+        "that",
+        "the",
+        "their",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "will",
+        "with",
+        "what",
+        "how",
+        "why",
+        "which",
+        "who",
+        "do",
+        "does",
+        "did",
+        "i",
+        "me",
+        "my",
+        "you",
+        "your",
+        "we",
+        "our",
+        "can",
+        "could",
+        "would",
+        "should",
+        "am",
+        "been",
+        "has",
+        "have",
+        "had",
+        "its",
+        "from",
+        "so",
+        "than",
+        "please",
+    ];
+    STOP.contains(&word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Vec<String> {
+        terms(s)
+    }
+
+    #[test]
+    fn traditional_and_simplified_fold_to_the_same_terms() {
+        assert_eq!(t("台灣高鐵的退票規定"), t("台湾高铁的退票规定"));
+        assert_eq!(t("軟體記憶體"), t("软件内存"));
+        let cut = t("台灣高鐵的退票規定是什麼");
+        assert!(cut.contains(&"高铁".to_owned()), "{cut:?}");
+        assert!(cut.contains(&"退票".to_owned()), "{cut:?}");
+        assert!(!cut.contains(&"的".to_owned()), "{cut:?}");
+    }
+
+    #[test]
+    fn traditional_is_cut_after_folding() {
+        // Cut directly, jieba's Simplified dictionary splits 請假 into 請|假.
+        assert!(t("我要請假").contains(&"请假".to_owned()));
+    }
+
+    #[test]
+    fn english_is_lower_cased_and_stemmed() {
+        assert_eq!(t("Refunds"), t("refunded"));
+        assert_eq!(t("REFUND"), vec!["refund".to_owned()]);
+        assert_eq!(t("ＡＰＩ Keys"), t("api key"));
+        assert!(t("the and of").is_empty());
+    }
+
+    #[test]
+    fn mixed_text_keeps_both_scripts() {
+        let cut = t("iPhone 15 的保固期是多久？");
+        assert!(cut.contains(&"iphon".to_owned()) || cut.contains(&"iphone".to_owned()), "{cut:?}");
+        assert!(cut.contains(&"15".to_owned()), "{cut:?}");
+        assert!(cut.contains(&"保固".to_owned()) || cut.contains(&"保固期".to_owned()), "{cut:?}");
+    }
+
+    #[test]
+    fn search_mode_emits_sub_words() {
+        let cut = t("中华人民共和国");
+        assert!(cut.contains(&"共和国".to_owned()), "{cut:?}");
+        assert!(cut.contains(&"中华人民共和国".to_owned()), "{cut:?}");
+    }
+
+    #[test]
+    fn degenerate_input_yields_no_terms() {
+        assert!(t("").is_empty());
+        assert!(t("？！。，…… ---  ").is_empty());
+        assert!(t(&"x".repeat(500)).is_empty());
+    }
+
+    #[test]
+    #[ignore = "prints the analysis of sample sentences"]
+    fn show() {
+        for s in [
+            "台灣高鐵的退票規定是什麼",
+            "王小明在臺北市上班",
+            "身体健康很重要",
+            "請問如何申請退款？Refunds are processed in 5 days.",
+            "周杰倫的演唱會門票",
+            "员工请假需要提前三天申请",
+        ] {
+            println!("{s} => {:?}", t(s));
+        }
+    }
+}
