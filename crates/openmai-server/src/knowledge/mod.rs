@@ -1,0 +1,713 @@
+//! Knowledge bases at work: keeps the store (the source of truth), the search index (derived
+//! from it), blob storage and the ingestion queue consistent. Handlers call this, never the
+//! index or the blobs directly.
+//!
+//! - Uploads: [`Knowledge::presign`] and [`Knowledge::accept_upload`] (the embedded store's
+//!   S3-style endpoint).
+//! - Ingestion: registering files queues a job per file; [`worker`] runs them (parse in an
+//!   isolated child process, embed, store, index).
+//! - Retrieval: [`retrieval`].
+
+pub mod models;
+pub mod parse;
+pub mod retrieval;
+pub mod worker;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::Stream;
+use openmai_blobs::{BlobStore, LocalStore, PostForm, StoredObject, UploadError};
+use openmai_index::{ChunkRecord, SearchIndex};
+use openmai_store::Store;
+use openmai_store::models::{
+    Chunk, Faq, FileContent, FileStatus, KbFile, NewChunk, NewJob, NewKbFile,
+};
+use openmai_types::Timestamp;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+pub use self::retrieval::{SearchHit, SearchRequest};
+use crate::config::{Config, StorageKind};
+use crate::error::{ApiError, ApiResult};
+use crate::wire::links::RequestUrl;
+
+/// The job kinds of the queue.
+pub const INGEST_JOB: &str = "ingest_file";
+pub const REEMBED_JOB: &str = "reembed_knowledge_base";
+/// Attempts before a file's job gives up (parse failures are final at once; these are for
+/// provider outages and crashes).
+pub const MAX_ATTEMPTS: i64 = 5;
+/// How long an upload form stays valid.
+pub const UPLOAD_TTL: Duration = Duration::from_secs(3600);
+/// The bucket name the embedded store signs into its policies.
+pub const LOCAL_BUCKET: &str = "openmai";
+
+#[derive(Clone)]
+pub struct Knowledge(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Store,
+    pub index: Arc<dyn SearchIndex>,
+    pub blobs: Arc<dyn BlobStore>,
+    /// The embedded store, which is also the upload endpoint; `None` with S3.
+    pub local: Option<Arc<LocalStore>>,
+    pub models: models::Models,
+    /// Wakes idle ingestion workers when a job is queued.
+    pub wake: Notify,
+    /// Announces each file whose ingestion ended (`done` or `failed`), for pages that show
+    /// progress and for tests that wait for it.
+    pub settled: tokio::sync::broadcast::Sender<Uuid>,
+    pub settings: Settings,
+}
+
+/// What ingestion needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub max_upload_bytes: u64,
+    pub temp_dir: PathBuf,
+    pub parser_executable: Option<PathBuf>,
+    pub parse_timeout: Duration,
+    pub parse_memory_bytes: u64,
+    pub lease: Duration,
+    /// The first retry's delay; each further retry waits twice as long.
+    pub retry_delay: Duration,
+    pub workers: usize,
+}
+
+impl std::ops::Deref for Knowledge {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl Knowledge {
+    /// Opens the index and the blob store the configuration names.
+    pub async fn open(
+        config: &Config,
+        store: Store,
+        catalog: &crate::catalog::Catalog,
+    ) -> anyhow::Result<Knowledge> {
+        let data = &config.data_dir;
+        let temp_dir = data.join("tmp");
+        std::fs::create_dir_all(&temp_dir)?;
+        let index_dir = data.join("index");
+        let index = tokio::task::spawn_blocking(move || {
+            openmai_index::EmbeddedIndex::open(
+                &index_dir,
+                openmai_index::EmbeddedOptions::default(),
+            )
+        })
+        .await??;
+        let (blobs, local): (Arc<dyn BlobStore>, Option<Arc<LocalStore>>) = match config.storage {
+            StorageKind::Local => {
+                let secret = store_secret(&store, "storage_secret").await?;
+                let creds = openmai_blobs::Credentials {
+                    access_key_id: "openmai".into(),
+                    secret_access_key: secret.into(),
+                    region: "local".into(),
+                };
+                // The URL handed out is rewritten per request to the address the client used.
+                let upload_url = format!("http://{}/storage/{LOCAL_BUCKET}", config.bind);
+                let local =
+                    Arc::new(LocalStore::new(data.join("blobs"), creds, LOCAL_BUCKET, upload_url)?);
+                (local.clone(), Some(local))
+            }
+            StorageKind::S3 => {
+                let s3 = config
+                    .s3
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("storage = \"s3\" needs [s3]"))?;
+                let store = openmai_blobs::S3Store::new(openmai_blobs::S3Config {
+                    bucket: s3.bucket.clone(),
+                    credentials: openmai_blobs::Credentials {
+                        access_key_id: s3.access_key_id.clone(),
+                        secret_access_key: s3.secret_access_key.clone(),
+                        region: s3.region.clone(),
+                    },
+                    endpoint: s3
+                        .endpoint
+                        .as_ref()
+                        .map(|url| url.as_str().trim_end_matches('/').to_owned()),
+                    path_style: s3.path_style,
+                    public_url: s3
+                        .public_url
+                        .as_ref()
+                        .map(|url| url.as_str().trim_end_matches('/').to_owned()),
+                })?;
+                (Arc::new(store), None)
+            }
+        };
+        Ok(Knowledge(Arc::new(Inner {
+            store,
+            index: Arc::new(index),
+            blobs,
+            local,
+            models: models::Models::from_config(config, catalog)?,
+            wake: Notify::new(),
+            settled: tokio::sync::broadcast::channel(256).0,
+            settings: Settings {
+                max_upload_bytes: config.max_upload_bytes,
+                temp_dir,
+                parser_executable: config.parser_executable.clone(),
+                parse_timeout: Duration::from_secs(config.ingest_timeout_seconds),
+                parse_memory_bytes: config.ingest_memory_mb * 1024 * 1024,
+                lease: Duration::from_secs(config.job_lease_seconds),
+                retry_delay: Duration::from_millis(config.job_retry_delay_ms),
+                workers: config.ingest_workers,
+            },
+        })))
+    }
+
+    /// Runs blocking index work off the async threads.
+    async fn index<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn SearchIndex) -> Result<T, openmai_index::IndexError> + Send + 'static,
+    ) -> ApiResult<T> {
+        let index = self.index.clone();
+        tokio::task::spawn_blocking(move || f(index.as_ref()))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)
+    }
+
+    // Uploads.
+
+    /// A signed form to upload `key` (at most `max_bytes`). On the embedded store the form
+    /// posts to this server, at the address the client used.
+    pub fn presign(&self, key: &str, max_bytes: u64, url: &RequestUrl) -> ApiResult<PostForm> {
+        let now = time::OffsetDateTime::now_utc();
+        let mut form =
+            self.blobs.presign_post(key, max_bytes, UPLOAD_TTL, now).map_err(ApiError::internal)?;
+        if self.local.is_some() {
+            form.url = url.absolute(&format!("/storage/{LOCAL_BUCKET}"));
+        }
+        Ok(form)
+    }
+
+    /// The embedded store's POST upload (S3 handles its own).
+    pub async fn accept_upload<S>(
+        &self,
+        fields: &[(String, String)],
+        file: S,
+        now: time::OffsetDateTime,
+    ) -> Result<StoredObject, UploadError>
+    where
+        S: Stream<Item = Result<Bytes, String>> + Send,
+    {
+        match &self.local {
+            Some(local) => local.accept_upload(fields, file, now).await,
+            None => Err(UploadError::InvalidArgument {
+                message: "Uploads go to the S3 bucket named in the form, not to this server."
+                    .into(),
+                argument_name: "bucket".into(),
+                argument_value: LOCAL_BUCKET.into(),
+            }),
+        }
+    }
+
+    /// The size of an uploaded object of the organisation, or `None` when there is none.
+    /// Keys of other organisations are never found.
+    pub async fn uploaded_size(&self, organization_id: Uuid, key: &str) -> ApiResult<Option<u64>> {
+        if !key.starts_with(&format!("uploads/{organization_id}/"))
+            || openmai_blobs::validate_key(key).is_err()
+        {
+            return Ok(None);
+        }
+        self.blobs.head(key).await.map_err(ApiError::internal)
+    }
+
+    /// A stored object as a byte stream (for downloads).
+    pub async fn open_object(
+        &self,
+        key: &str,
+    ) -> ApiResult<impl Stream<Item = std::io::Result<Bytes>> + use<>> {
+        let path = self.settings.temp_dir.join(format!("download-{}", Uuid::new_v4()));
+        self.blobs.get_to_file(key, &path, u64::MAX).await.map_err(|e| match e {
+            openmai_blobs::BlobError::NotFound { .. } => ApiError::not_found(),
+            other => ApiError::internal(other),
+        })?;
+        let file = tokio::fs::File::open(&path).await.map_err(ApiError::internal)?;
+        // The open file stays readable after its name is gone, and nothing is left behind.
+        let _ = tokio::fs::remove_file(&path).await;
+        Ok(tokio_util::io::ReaderStream::new(file))
+    }
+
+    // Files.
+
+    /// Stores new files and queues their ingestion, atomically.
+    pub async fn register_files(
+        &self,
+        organization_id: Uuid,
+        files: Vec<NewKbFile>,
+    ) -> ApiResult<Vec<KbFile>> {
+        let stored = self
+            .store
+            .write(move |db| {
+                db.transaction(|db| {
+                    let stored = db.insert_files(organization_id, &files)?;
+                    for file in &stored {
+                        db.enqueue_job(&ingest_job(organization_id, file.id))?;
+                    }
+                    Ok(stored)
+                })
+            })
+            .await?;
+        self.wake.notify_waiters();
+        Ok(stored)
+    }
+
+    /// Parses files again (with the knowledge base's current chunk settings).
+    pub async fn reparse_files(
+        &self,
+        organization_id: Uuid,
+        kb_ids: &[Uuid],
+        ids: &[Uuid],
+    ) -> ApiResult<Vec<KbFile>> {
+        let (kbs, ids) = (kb_ids.to_vec(), ids.to_vec());
+        let files = self
+            .store
+            .write(move |db| {
+                db.transaction(|db| {
+                    let mut files = Vec::new();
+                    for id in ids {
+                        let Ok(file) = db.get_file_in(organization_id, &kbs, id) else { continue };
+                        db.cancel_jobs(file.id)?;
+                        db.set_file_status(file.id, FileStatus::Initial, None)?;
+                        db.enqueue_job(&ingest_job(organization_id, file.id))?;
+                        files.push(db.get_file(organization_id, file.id)?);
+                    }
+                    Ok(files)
+                })
+            })
+            .await?;
+        self.wake.notify_waiters();
+        Ok(files)
+    }
+
+    /// Deletes files (also while they are processing: their jobs are cancelled), their
+    /// chunks, index entries and stored objects. Returns the ids deleted.
+    pub async fn delete_files(
+        &self,
+        organization_id: Uuid,
+        kb_ids: &[Uuid],
+        ids: &[Uuid],
+    ) -> ApiResult<Vec<Uuid>> {
+        let (kbs, ids) = (kb_ids.to_vec(), ids.to_vec());
+        let deleted = self
+            .store
+            .write(move |db| {
+                db.transaction(|db| {
+                    let deleted = db.delete_files(organization_id, &kbs, &ids)?;
+                    for file in &deleted {
+                        db.cancel_jobs(file.id)?;
+                    }
+                    Ok(deleted)
+                })
+            })
+            .await?;
+        let file_ids: Vec<Uuid> = deleted.iter().map(|f| f.id).collect();
+        let ids = file_ids.clone();
+        self.index(move |index| {
+            for id in ids {
+                index.delete_file(organization_id, id)?;
+            }
+            index.commit()
+        })
+        .await?;
+        for file in deleted {
+            self.forget_object(&file.storage_key).await;
+        }
+        Ok(file_ids)
+    }
+
+    /// Deletes a knowledge base with everything in it.
+    pub async fn delete_kb(&self, organization_id: Uuid, kb_id: Uuid) -> ApiResult<()> {
+        let keys = self
+            .store
+            .write(move |db| {
+                db.transaction(|db| {
+                    let files = db.list_files(
+                        organization_id,
+                        &[kb_id],
+                        crate::api::knowledge_bases::everything(),
+                    )?;
+                    for file in &files.items {
+                        db.cancel_jobs(file.id)?;
+                    }
+                    db.cancel_jobs(kb_id)?;
+                    db.delete_kb(organization_id, kb_id)
+                })
+            })
+            .await?;
+        self.index(move |index| {
+            index.delete_knowledge_base(organization_id, kb_id)?;
+            index.commit()
+        })
+        .await?;
+        for key in keys {
+            self.forget_object(&key).await;
+        }
+        Ok(())
+    }
+
+    /// Removing a stored object is best effort: the database no longer refers to it.
+    async fn forget_object(&self, key: &str) {
+        if let Err(err) = self.blobs.delete(key).await {
+            tracing::warn!(%err, key, "could not delete a stored object");
+        }
+    }
+
+    /// Replaces a file's labels and/or metadata; the index learns the new labels.
+    pub async fn set_file_metadata(
+        &self,
+        organization_id: Uuid,
+        file_id: Uuid,
+        labels: Option<Vec<Uuid>>,
+        metadata: Option<serde_json::Value>,
+    ) -> ApiResult<KbFile> {
+        let relabel = labels.is_some();
+        let file = self
+            .store
+            .write(move |db| {
+                db.update_file_metadata(
+                    organization_id,
+                    file_id,
+                    labels.as_deref(),
+                    metadata.as_ref(),
+                )
+            })
+            .await?;
+        if relabel {
+            let ids: Vec<Uuid> = file.labels.iter().map(|l| l.id).collect();
+            self.index(move |index| {
+                index.set_labels(organization_id, file_id, &ids)?;
+                index.commit()
+            })
+            .await?;
+        }
+        Ok(file)
+    }
+
+    /// Deletes a label; files and FAQs that carried it are relabelled in the index.
+    pub async fn delete_label(
+        &self,
+        organization_id: Uuid,
+        kb_id: Uuid,
+        label_id: Uuid,
+    ) -> ApiResult<()> {
+        let relabel = self
+            .store
+            .write(move |db| {
+                db.transaction(|db| {
+                    let holders = db.holders_of_label(label_id)?;
+                    db.delete_label(organization_id, kb_id, label_id)?;
+                    let mut relabel = Vec::with_capacity(holders.len());
+                    for holder in holders {
+                        relabel.push((holder, db.label_ids_of(holder)?));
+                    }
+                    Ok(relabel)
+                })
+            })
+            .await?;
+        self.index(move |index| {
+            for (holder, labels) in relabel {
+                index.set_labels(organization_id, holder, &labels)?;
+            }
+            index.commit()
+        })
+        .await
+    }
+
+    // FAQs.
+
+    /// Stores an FAQ and (re)indexes it, embedding it when its knowledge base has a model.
+    pub async fn save_faq(&self, faq: Faq, creating: bool) -> ApiResult<Faq> {
+        let saved = self
+            .store
+            .write(move |db| if creating { db.insert_faq(&faq) } else { db.update_faq(&faq) })
+            .await?;
+        let (org, kb_id) = (saved.organization_id, saved.knowledge_base_id);
+        let kb = self.store.read(move |db| db.get_kb(org, kb_id)).await?;
+        let text = faq_text(&saved);
+        let embedding = match self.models.embedder_for(&kb) {
+            Some(embedder) => Some(
+                embed_one(embedder.as_ref(), &text, openmai_models::EmbedKind::Document).await?,
+            ),
+            None => None,
+        };
+        let record = ChunkRecord {
+            id: saved.id,
+            organization_id: org,
+            knowledge_base_id: kb_id,
+            file_id: None,
+            faq_id: Some(saved.id),
+            label_ids: saved.labels.iter().map(|l| l.id).collect(),
+            text,
+            embedding,
+        };
+        self.index(move |index| {
+            index.upsert(&[record])?;
+            index.commit()
+        })
+        .await?;
+        Ok(saved)
+    }
+
+    pub async fn delete_faqs(
+        &self,
+        organization_id: Uuid,
+        kb_id: Uuid,
+        ids: &[Uuid],
+    ) -> ApiResult<Vec<Uuid>> {
+        let ids = ids.to_vec();
+        let deleted =
+            self.store.write(move |db| db.delete_faqs(organization_id, kb_id, &ids)).await?;
+        let gone = deleted.clone();
+        self.index(move |index| {
+            index.delete(&gone)?;
+            index.commit()
+        })
+        .await?;
+        Ok(deleted)
+    }
+
+    // Chunks and contents.
+
+    /// Changes a chunk's text and/or metadata; new text is re-embedded and re-indexed.
+    pub async fn edit_chunk(
+        &self,
+        organization_id: Uuid,
+        kb_ids: &[Uuid],
+        id: Uuid,
+        content: Option<String>,
+        metadata: Option<serde_json::Value>,
+    ) -> ApiResult<Chunk> {
+        let kbs = kb_ids.to_vec();
+        let chunk = self.store.read(move |db| db.get_chunk(organization_id, &kbs, id)).await?;
+        let kb_id = chunk.knowledge_base_id;
+        let kb = self.store.read(move |db| db.get_kb(organization_id, kb_id)).await?;
+        let embedding = match (&content, self.models.embedder_for(&kb)) {
+            (Some(text), Some(embedder)) => {
+                Some(embed_one(embedder.as_ref(), text, openmai_models::EmbedKind::Document).await?)
+            }
+            _ => None,
+        };
+        let (text, vector) = (content.clone(), embedding.clone());
+        let file_id = chunk.file_id;
+        let (updated, labels) = self
+            .store
+            .write(move |db| {
+                db.update_chunk(
+                    organization_id,
+                    id,
+                    text.as_deref(),
+                    metadata.as_ref(),
+                    vector.as_deref(),
+                )?;
+                let chunk = db
+                    .chunks_by_ids(organization_id, &[id])?
+                    .pop()
+                    .ok_or(openmai_store::StoreError::NotFound)?;
+                Ok((chunk, db.label_ids_of_file(file_id)?))
+            })
+            .await?;
+        if content.is_some() {
+            let record = chunk_record(&updated, labels);
+            self.index(move |index| {
+                index.upsert(&[record])?;
+                index.commit()
+            })
+            .await?;
+        }
+        Ok(updated)
+    }
+
+    pub async fn delete_chunk(
+        &self,
+        organization_id: Uuid,
+        kb_ids: &[Uuid],
+        id: Uuid,
+    ) -> ApiResult<()> {
+        let kbs = kb_ids.to_vec();
+        self.store
+            .write(move |db| {
+                db.get_chunk(organization_id, &kbs, id)?;
+                db.delete_chunk(organization_id, id)
+            })
+            .await?;
+        self.index(move |index| {
+            index.delete(&[id])?;
+            index.commit()
+        })
+        .await
+    }
+
+    /// Replaces a file's edited text (or clears it, back to the parsed text) and re-chunks,
+    /// re-embeds and re-indexes the file from it.
+    pub async fn edit_content(
+        &self,
+        organization_id: Uuid,
+        file_id: Uuid,
+        modified: Option<String>,
+    ) -> ApiResult<FileContent> {
+        let (file, kb, content) = self
+            .store
+            .write(move |db| {
+                let content =
+                    db.set_modified_content(organization_id, file_id, modified.as_deref())?;
+                let file = db.get_file(organization_id, file_id)?;
+                let kb = db.get_kb(organization_id, file.knowledge_base_id)?;
+                Ok((file, kb, content))
+            })
+            .await?;
+        let text = content.modified_content.clone().unwrap_or_else(|| content.content.clone());
+        let options = parse::options(&kb, self.settings.max_upload_bytes);
+        let pieces =
+            tokio::task::spawn_blocking(move || openmai_ingest::chunk_text(&text, &options))
+                .await
+                .map_err(ApiError::internal)?;
+        let mut chunks: Vec<NewChunk> = pieces
+            .into_iter()
+            .map(|c| NewChunk {
+                ordinal: i64::from(c.ordinal),
+                content: c.text,
+                page_number: c.page_number.map(i64::from),
+                heading: c.heading,
+                embedding: None,
+            })
+            .collect();
+        if let Some(embedder) = self.models.embedder_for(&kb) {
+            let texts: Vec<String> = chunks.iter().map(|c| c.content.clone()).collect();
+            let vectors = embedder
+                .embed(&texts, openmai_models::EmbedKind::Document)
+                .await
+                .map_err(ApiError::from)?;
+            for (chunk, vector) in chunks.iter_mut().zip(vectors) {
+                chunk.embedding = Some(vector);
+            }
+        }
+        let stored = self
+            .store
+            .write(move |db| {
+                db.transaction(|db| {
+                    db.replace_chunks(&file, &chunks)?;
+                    Ok((
+                        db.chunks_of_file(organization_id, file.id)?,
+                        db.label_ids_of_file(file.id)?,
+                    ))
+                })
+            })
+            .await?;
+        self.reindex_file(organization_id, file_id, stored.0, stored.1).await?;
+        Ok(content)
+    }
+
+    /// Replaces a file's entries in the index with `chunks`.
+    pub async fn reindex_file(
+        &self,
+        organization_id: Uuid,
+        file_id: Uuid,
+        chunks: Vec<Chunk>,
+        labels: Vec<Uuid>,
+    ) -> ApiResult<()> {
+        let records: Vec<ChunkRecord> =
+            chunks.iter().map(|c| chunk_record(c, labels.clone())).collect();
+        self.index(move |index| {
+            index.delete_file(organization_id, file_id)?;
+            index.upsert(&records)?;
+            index.commit()
+        })
+        .await
+    }
+
+    /// Queues re-embedding every chunk and FAQ of a knowledge base (its embedding model
+    /// changed).
+    pub async fn reembed_kb(&self, organization_id: Uuid, kb_id: Uuid) -> ApiResult<()> {
+        self.store
+            .write(move |db| {
+                db.transaction(|db| {
+                    db.cancel_jobs(kb_id)?;
+                    db.enqueue_job(&NewJob {
+                        kind: REEMBED_JOB.into(),
+                        organization_id: Some(organization_id),
+                        subject_id: Some(kb_id),
+                        payload: serde_json::json!({ "knowledgeBase": kb_id }),
+                        max_attempts: MAX_ATTEMPTS,
+                    })
+                })
+            })
+            .await?;
+        self.wake.notify_waiters();
+        Ok(())
+    }
+
+    /// A directory for a job's temporary files.
+    pub fn temp_path(&self, name: &str) -> PathBuf {
+        self.settings.temp_dir.join(name)
+    }
+
+    pub fn temp_dir(&self) -> &Path {
+        &self.settings.temp_dir
+    }
+}
+
+fn ingest_job(organization_id: Uuid, file_id: Uuid) -> NewJob {
+    NewJob {
+        kind: INGEST_JOB.into(),
+        organization_id: Some(organization_id),
+        subject_id: Some(file_id),
+        payload: serde_json::json!({ "file": file_id }),
+        max_attempts: MAX_ATTEMPTS,
+    }
+}
+
+/// What the index holds for an FAQ: its question and answer.
+pub fn faq_text(faq: &Faq) -> String {
+    format!("{}\n{}", faq.question, faq.answer)
+}
+
+pub fn chunk_record(chunk: &Chunk, label_ids: Vec<Uuid>) -> ChunkRecord {
+    ChunkRecord {
+        id: chunk.id,
+        organization_id: chunk.organization_id,
+        knowledge_base_id: chunk.knowledge_base_id,
+        file_id: Some(chunk.file_id),
+        faq_id: None,
+        label_ids,
+        text: match &chunk.heading {
+            // Headings carry meaning the chunk text may not repeat ("退票規定").
+            Some(heading) => format!("{heading}\n{}", chunk.content),
+            None => chunk.content.clone(),
+        },
+        embedding: chunk.embedding.clone(),
+    }
+}
+
+async fn embed_one(
+    embedder: &dyn openmai_models::Embedder,
+    text: &str,
+    kind: openmai_models::EmbedKind,
+) -> ApiResult<Vec<f32>> {
+    embedder
+        .embed(&[text.to_owned()], kind)
+        .await
+        .map_err(ApiError::from)?
+        .pop()
+        .ok_or_else(|| ApiError::internal("the embedding provider returned no vector"))
+}
+
+/// A random secret kept in the store, created on first use and shared by every replica.
+pub async fn store_secret(store: &Store, name: &'static str) -> anyhow::Result<String> {
+    let candidate = crate::auth::keys::generate() + &crate::auth::keys::generate();
+    Ok(store.write(move |db| db.insert_setting_if_absent(name, &candidate)).await?)
+}
+
+/// `now`, for jobs.
+pub fn now() -> Timestamp {
+    Timestamp::now()
+}

@@ -1,0 +1,119 @@
+//! The OpenMai server: the MaiAgent-compatible API, the web console, and the start-up that
+//! `openmai serve` and the tests share.
+
+pub mod accounts;
+pub mod api;
+pub mod auth;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod console;
+pub mod error;
+pub mod knowledge;
+pub mod state;
+pub mod wire;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::Method;
+use axum::{Extension, Router, ServiceExt};
+use openmai_store::{Store, StoreOptions};
+use openmai_types::{Code, Timestamp, messages};
+use tower::Layer;
+use tower_http::trace::TraceLayer;
+
+pub use crate::config::Config;
+use crate::error::ApiError;
+pub use crate::state::AppState;
+
+/// Opens (and migrates) the configured store.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let url = config.database()?;
+    let options = StoreOptions {
+        max_connections: config.database_max_connections,
+        ..StoreOptions::default()
+    };
+    Store::open(&url, &options)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database {url}: {e}"))
+}
+
+/// Every route: the API (and its OpenAPI document), the console, health.
+pub fn router(state: AppState) -> anyhow::Result<Router> {
+    let (routes, openapi) = api::router()
+        .merge(api::uploads::storage_router())
+        .merge(console::router())
+        .split_for_parts();
+    let rendered = Arc::new(api::schema::Rendered::new(&openapi)?);
+    let body_limit = state.config.max_body_bytes;
+    Ok(routes
+        .layer(Extension(rendered))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found()
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::with_detail(Code::MethodNotAllowed, messages::method_not_allowed(method.as_str()))
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then finishes in-flight requests.
+/// Paths are normalised (the `/api/` alias, optional trailing slashes) before routing.
+pub async fn serve(
+    router: Router,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = tower::util::MapRequestLayer::new(wire::path::normalize).layer(router);
+    axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Starts `count` ingestion workers (none when 0). On SQLite, jobs left "running" by a
+/// process that died are queued again first: one process owns the file, so nobody else is
+/// working on them. The returned token stops the workers.
+pub async fn start_workers(
+    state: &AppState,
+    count: usize,
+) -> anyhow::Result<tokio_util::sync::CancellationToken> {
+    let token = tokio_util::sync::CancellationToken::new();
+    if count == 0 {
+        return Ok(token);
+    }
+    if state.store.dialect() == openmai_store::Dialect::Sqlite {
+        let requeued = state.store.write(|db| db.requeue_running_jobs()).await?;
+        if requeued > 0 {
+            tracing::info!(requeued, "resuming jobs interrupted by the last stop");
+        }
+    }
+    knowledge::worker::spawn(&state.knowledge, count, token.clone());
+    Ok(token)
+}
+
+/// Periodic housekeeping: forgets idle throttle state and drops expired sessions and
+/// revoked tokens. Runs until the process stops.
+pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            state.throttle.forget_idle();
+            state.login_throttle.forget_idle();
+            let now = Timestamp::now();
+            if let Err(err) = state.store.write(move |db| db.delete_expired_credentials(now)).await
+            {
+                tracing::warn!(%err, "could not delete expired sessions");
+            }
+        }
+    })
+}
