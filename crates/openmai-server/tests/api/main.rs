@@ -1,0 +1,17 @@
+//! Integration tests through the real HTTP server, on SQLite and (when
+//! OPENMAI_TEST_DATABASE_URL is set) on a fresh PostgreSQL database per test. One binary, so
+//! linking happens once.
+
+mod helpers;
+
+mod auth;
+mod chatbots;
+mod cli;
+mod console;
+mod console_kb;
+mod kb_files;
+mod knowledge;
+mod models;
+mod organizations;
+mod users;
+mod wire;
