@@ -1,8 +1,8 @@
 //! Text analysis shared by every index implementation.
 //!
-//! The embedded index feeds these terms to tantivy as a pre-tokenised field, and a PostgreSQL
-//! implementation can store the same terms (e.g. in a `text[]` column under a GIN index), so a
-//! passage is found by the same words whatever engine holds it. Queries and documents go
+//! The embedded index feeds these terms to tantivy as a pre-tokenised field, and the PostgreSQL
+//! index stores the same terms as a `tsvector` under a GIN index, so a passage is found by the
+//! same words whatever engine holds it. Queries and documents go
 //! through the same function; that symmetry is what makes Traditional find Simplified.
 //!
 //! The pipeline, in order:
@@ -89,6 +89,25 @@ impl Analyzer {
         let mut out = Vec::new();
         self.for_each_term(text, |term| out.push(term.to_owned()));
         out
+    }
+
+    /// The terms of a query: its first `max_bytes` (cut at a character boundary), analysed,
+    /// de-duplicated, at most `max_terms` of them, in order of first appearance. Every index
+    /// implementation searches exactly these.
+    pub fn query_terms(&self, text: &str, max_bytes: usize, max_terms: usize) -> Vec<String> {
+        let mut end = text.len().min(max_bytes);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut terms = Vec::new();
+        self.for_each_term(&text[..end], |term| {
+            if terms.len() < max_terms && !seen.contains(term) {
+                seen.insert(term.to_owned());
+                terms.push(term.to_owned());
+            }
+        });
+        terms
     }
 
     /// Calls `emit` with each term of `text`, in order, duplicates kept.

@@ -243,22 +243,9 @@ impl EmbeddedIndex {
         })
     }
 
-    /// The terms of a query: its first `max_query_bytes`, analysed, de-duplicated, at most
-    /// `max_query_terms` of them.
+    /// The terms of a query (see [`analyzer::Analyzer::query_terms`]).
     fn query_terms(&self, text: &str) -> Vec<String> {
-        let mut end = text.len().min(self.options.max_query_bytes);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        let mut seen = HashSet::new();
-        let mut terms = Vec::new();
-        self.analyzer.for_each_term(&text[..end], |term| {
-            if terms.len() < self.options.max_query_terms && !seen.contains(term) {
-                seen.insert(term.to_owned());
-                terms.push(term.to_owned());
-            }
-        });
-        terms
+        self.analyzer.query_terms(text, self.options.max_query_bytes, self.options.max_query_terms)
     }
 
     fn commit_locked(&self, state: &mut WriterState) -> Result<(), IndexError> {

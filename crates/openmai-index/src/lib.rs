@@ -1,7 +1,8 @@
 //! OpenMai's retrieval engine for knowledge-base chunks and FAQs: a Chinese-aware BM25 keyword
 //! index, a vector index, and their fusion, behind one trait ([`SearchIndex`]) so the embedded
-//! implementation ([`EmbeddedIndex`], the default) and a PostgreSQL one (pgvector plus a GIN
-//! index over the terms of [`analyzer::terms`]) answer the same questions the same way.
+//! implementation ([`EmbeddedIndex`], the default) and the PostgreSQL one ([`PgIndex`]: pgvector
+//! plus a GIN index over the terms of [`analyzer::terms`]) answer the same questions the same
+//! way. `tests/index.rs` runs one behavioural suite against both.
 //!
 //! **Retrieval, as the API sees it:** the question's terms are searched with BM25 and, when an
 //! embedding provider is configured, its embedding is searched by cosine similarity; the two
@@ -23,6 +24,7 @@ mod embedded;
 pub mod fusion;
 mod keyword;
 mod persist;
+mod postgres;
 mod semaphore;
 mod vector;
 
@@ -31,6 +33,7 @@ use std::path::PathBuf;
 use uuid::Uuid;
 
 pub use crate::embedded::{EmbeddedIndex, EmbeddedOptions, VectorQuantization};
+pub use crate::postgres::{PgIndex, PgOptions};
 
 /// One passage to index: a chunk of an uploaded file, or an FAQ entry.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,7 +124,8 @@ pub struct Hit {
 }
 
 /// What every index implementation offers. Writes become visible to searches (and durable)
-/// at [`SearchIndex::commit`].
+/// at [`SearchIndex::commit`]: in the embedded index to every search of the process, in
+/// [`PgIndex`] to every process sharing the database.
 pub trait SearchIndex: Send + Sync {
     /// Adds or replaces chunks, by id. Idempotent.
     fn upsert(&self, chunks: &[ChunkRecord]) -> Result<(), IndexError>;
@@ -183,6 +187,13 @@ pub enum IndexError {
     /// An earlier write panicked half-way; reopen the index (the last commit is intact).
     #[error("the index is unusable after a failure in another thread; reopen it")]
     Poisoned,
+    /// PostgreSQL refused a statement or could not be reached ([`PgIndex`]).
+    #[error("PostgreSQL search index: {0}")]
+    Database(String),
+    /// The PostgreSQL server lacks pgvector, or it cannot be enabled in the database
+    /// ([`PgIndex::open`]); the embedded index is the alternative.
+    #[error("{0}")]
+    ExtensionMissing(String),
 }
 
 impl IndexError {
