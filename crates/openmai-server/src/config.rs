@@ -39,6 +39,7 @@ const ENV_KEYS: &[&str] = &[
     "job_lease_seconds",
     "job_retry_delay_ms",
     "storage",
+    "search_index",
 ];
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -50,7 +51,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite://PATH` or `postgres://…`; defaults to `sqlite://<data_dir>/openmai.db`.
     pub database_url: Option<String>,
-    /// SQLite readers or PostgreSQL connections per process.
+    /// SQLite readers or PostgreSQL connections per process (the PostgreSQL search index,
+    /// when in use, has a pool of its own of the same size).
     pub database_max_connections: usize,
     /// The address clients reach OpenMai at (e.g. `https://ai.example.com`). When set, it is
     /// used for absolute links; otherwise the request's `Host` and `X-Forwarded-*` are.
@@ -95,6 +97,9 @@ pub struct Config {
     pub storage: StorageKind,
     /// S3-compatible storage, when `storage = "s3"`.
     pub s3: Option<S3Settings>,
+    /// Where the search index lives: `auto` (in PostgreSQL when the database is PostgreSQL
+    /// with pgvector, else embedded in `data_dir`), `embedded` or `postgres`.
+    pub search_index: SearchIndexKind,
     /// The `openmai` executable that parses files in a child process (default: this one).
     /// Tests, which run the server inside the test binary, point it at the built binary.
     #[serde(skip)]
@@ -106,6 +111,19 @@ pub struct Config {
 pub enum StorageKind {
     Local,
     S3,
+}
+
+/// Where the search index lives (`search_index`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchIndexKind {
+    /// PostgreSQL when the database is PostgreSQL and has pgvector; embedded otherwise.
+    #[default]
+    Auto,
+    /// Always the embedded index under `data_dir` (one `serve` process per data directory).
+    Embedded,
+    /// Always PostgreSQL (pgvector); starting fails when it is not available.
+    Postgres,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -157,6 +175,7 @@ impl Default for Config {
             job_retry_delay_ms: 5_000,
             storage: StorageKind::Local,
             s3: None,
+            search_index: SearchIndexKind::Auto,
             parser_executable: None,
         }
     }
@@ -254,6 +273,11 @@ impl Config {
             self.storage != StorageKind::S3 || self.s3.is_some(),
             "storage = \"s3\" needs an [s3] section (bucket, region, access_key_id, secret_access_key; endpoint for MinIO and the like)"
         );
+        anyhow::ensure!(
+            self.search_index != SearchIndexKind::Postgres
+                || matches!(self.database()?, DatabaseUrl::Postgres(_)),
+            "search_index = \"postgres\" needs a postgres:// database_url"
+        );
         let mut names = std::collections::HashSet::new();
         for provider in &self.providers {
             anyhow::ensure!(
@@ -317,6 +341,27 @@ mod tests {
             assert_eq!(config.data_dir, PathBuf::from("from-env"));
             assert_eq!(config.rate_limit_per_minute, 5);
             assert_eq!(config.providers[0].chat_models, ["gpt-4o-mini"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn search_index_comes_from_the_environment_and_postgres_needs_postgresql() {
+        figment::Jail::expect_with(|jail| {
+            let config = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(config.search_index, SearchIndexKind::Auto);
+            jail.set_env("OPENMAI_SEARCH_INDEX", "embedded");
+            let config = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(config.search_index, SearchIndexKind::Embedded);
+            jail.set_env("OPENMAI_SEARCH_INDEX", "postgres");
+            let err = Config::load(None, &Overrides::default()).unwrap_err().to_string();
+            assert!(err.contains("postgres:// database_url"), "{err}");
+            let overrides = Overrides {
+                database_url: Some("postgres://u@127.0.0.1/openmai".into()),
+                ..Default::default()
+            };
+            let config = Config::load(None, &overrides).unwrap();
+            assert_eq!(config.search_index, SearchIndexKind::Postgres);
             Ok(())
         });
     }

@@ -30,7 +30,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 pub use self::retrieval::{SearchHit, SearchRequest};
-use crate::config::{Config, StorageKind};
+use crate::config::{Config, SearchIndexKind, StorageKind};
 use crate::error::{ApiError, ApiResult};
 use crate::wire::links::RequestUrl;
 
@@ -85,6 +85,57 @@ impl std::ops::Deref for Knowledge {
     }
 }
 
+/// Opens the search index `search_index` asks for: PostgreSQL (pgvector) when the store is
+/// PostgreSQL and the extension is there (`auto`), else the embedded index under `data_dir`.
+/// Logs which one is in use, and why.
+async fn open_index(config: &Config, store: &Store) -> anyhow::Result<Arc<dyn SearchIndex>> {
+    let postgres_url = match store.url() {
+        openmai_store::DatabaseUrl::Postgres(url) => Some(url.clone()),
+        openmai_store::DatabaseUrl::Sqlite(_) => None,
+    };
+    let reason = match (config.search_index, postgres_url) {
+        (SearchIndexKind::Embedded, _) => "search_index = \"embedded\"".to_owned(),
+        (SearchIndexKind::Postgres, None) => {
+            anyhow::bail!("search_index = \"postgres\" needs a postgres:// database_url")
+        }
+        (SearchIndexKind::Auto, None) => "the database is SQLite".to_owned(),
+        (kind, Some(url)) => {
+            let options = openmai_index::PgOptions {
+                max_connections: config.database_max_connections,
+                ..openmai_index::PgOptions::default()
+            };
+            let opened =
+                tokio::task::spawn_blocking(move || openmai_index::PgIndex::open(&url, options))
+                    .await?;
+            match opened {
+                Ok(index) => {
+                    tracing::info!("search index: PostgreSQL (pgvector, shared by every replica)");
+                    return Ok(Arc::new(index));
+                }
+                Err(err) if kind == SearchIndexKind::Postgres => {
+                    anyhow::bail!("cannot open the PostgreSQL search index: {err}")
+                }
+                Err(err) => {
+                    tracing::warn!(
+                        error = %err,
+                        "the PostgreSQL search index is unavailable; using the embedded index, \
+                         so run one `serve` per data directory"
+                    );
+                    format!("PostgreSQL has no usable pgvector ({err})")
+                }
+            }
+        }
+    };
+    let index_dir = config.data_dir.join("index");
+    let dir = index_dir.display().to_string();
+    let index = tokio::task::spawn_blocking(move || {
+        openmai_index::EmbeddedIndex::open(&index_dir, openmai_index::EmbeddedOptions::default())
+    })
+    .await??;
+    tracing::info!(%reason, %dir, "search index: embedded");
+    Ok(Arc::new(index))
+}
+
 impl Knowledge {
     /// Opens the index and the blob store the configuration names.
     pub async fn open(
@@ -95,14 +146,7 @@ impl Knowledge {
         let data = &config.data_dir;
         let temp_dir = data.join("tmp");
         std::fs::create_dir_all(&temp_dir)?;
-        let index_dir = data.join("index");
-        let index = tokio::task::spawn_blocking(move || {
-            openmai_index::EmbeddedIndex::open(
-                &index_dir,
-                openmai_index::EmbeddedOptions::default(),
-            )
-        })
-        .await??;
+        let index = open_index(config, &store).await?;
         let (blobs, local): (Arc<dyn BlobStore>, Option<Arc<LocalStore>>) = match config.storage {
             StorageKind::Local => {
                 let secret = store_secret(&store, "storage_secret").await?;
@@ -144,7 +188,7 @@ impl Knowledge {
         };
         Ok(Knowledge(Arc::new(Inner {
             store,
-            index: Arc::new(index),
+            index,
             blobs,
             local,
             models: models::Models::from_config(config, catalog)?,

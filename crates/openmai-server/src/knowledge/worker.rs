@@ -341,7 +341,12 @@ async fn ingest(knowledge: &Knowledge, job: &Job) -> Ending {
     if let Ok(Err(openmai_store::StoreError::NotFound)) =
         knowledge.store.read(move |db| Ok(db.get_file(org, file_id))).await.map(|r| r.map(drop))
     {
-        let _ = knowledge.index.delete_file(org, file_id).and_then(|()| knowledge.index.commit());
+        let _ = knowledge
+            .index(move |index| {
+                index.delete_file(org, file_id)?;
+                index.commit()
+            })
+            .await;
     }
     Ending::Done
 }

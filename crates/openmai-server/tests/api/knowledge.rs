@@ -323,3 +323,90 @@ async fn another_tenants_knowledge_is_not_found() {
     })
     .await;
 }
+
+/// The search index follows the database: on a PostgreSQL server with pgvector the index is
+/// kept there (no embedded index under the data directory), and a question in 繁體 finds a
+/// passage in 简体 as it does in the embedded index; on one without pgvector, or with
+/// `search_index = "embedded"`, the embedded index serves. Needs OPENMAI_TEST_PGVECTOR_URL
+/// (crates/openmai-index/tests/setup_pgvector.sh) and/or OPENMAI_TEST_DATABASE_URL.
+#[tokio::test]
+async fn the_search_index_lives_in_postgresql_when_pgvector_is_there() {
+    use openmai_server::config::SearchIndexKind;
+    use openmai_store::testing::TestDatabase;
+
+    let env = |name: &str| std::env::var(name).ok().filter(|url| !url.trim().is_empty());
+    let pgvector = env("OPENMAI_TEST_PGVECTOR_URL");
+    let plain = env(openmai_store::testing::POSTGRES_ENV);
+    if pgvector.is_none() {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: OPENMAI_TEST_PGVECTOR_URL is not set; the PostgreSQL search index is not tested"
+        );
+    }
+    let mut cases = Vec::new();
+    if let Some(url) = &pgvector {
+        cases.push((url.clone(), SearchIndexKind::Auto, true));
+        cases.push((url.clone(), SearchIndexKind::Embedded, false));
+    }
+    if let Some(url) = &plain {
+        let has_pgvector = pgvector.as_deref() == Some(url.as_str());
+        cases.push((url.clone(), SearchIndexKind::Auto, has_pgvector));
+    }
+    for (server, search_index, in_postgres) in cases {
+        let app = crate::helpers::TestApp::spawn_with(TestDatabase::postgres(server.trim()), |c| {
+            c.search_index = search_index;
+        })
+        .await;
+        let case = format!("{server} {search_index:?}");
+        assert_eq!(
+            !app.data_dir.path().join("index").exists(),
+            in_postgres,
+            "{case}: the embedded index directory exists only when it is in use"
+        );
+        let kb = app.kb("中文").await;
+        let kb = kb["id"].as_str().unwrap().to_owned();
+        let file = app
+            .ingest(&kb, "简体.txt", "台湾高铁的退票规定：开车前可以免费退票。".as_bytes().to_vec())
+            .await;
+        assert_eq!(file["status"], "done", "{case}: {file}");
+        app.ingest(&kb, "other.txt", "公司的咖啡机在三楼。".as_bytes().to_vec()).await;
+        let (status, faq) = app
+            .post(
+                &format!("/api/v1/knowledge-bases/{kb}/faqs/"),
+                json!({"question": "運費多少？", "answer": "滿千免運。"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{case}: {faq}");
+
+        let search = |query: &'static str| {
+            let app = &app;
+            let kb = kb.clone();
+            async move {
+                let (status, hits) = app
+                    .post(&format!("/api/v1/knowledge-bases/{kb}/search/"), json!({"query": query}))
+                    .await;
+                assert_eq!(status, StatusCode::OK, "{hits}");
+                hits
+            }
+        };
+        // Traditional question, Simplified passage.
+        let hits = search("台灣高鐵的退票規定是什麼？").await;
+        assert_eq!(hits.as_array().unwrap().len(), 1, "{case}: {hits}");
+        assert_eq!(hits[0]["chatbotFile"]["id"], file["id"], "{case}: {hits}");
+        assert!((hits[0]["score"].as_f64().unwrap() - 1.0).abs() < 1e-6, "{case}: {hits}");
+        // Simplified question, Traditional FAQ.
+        let hits = search("运费").await;
+        assert_eq!(hits[0]["type"], "faq", "{case}: {hits}");
+        assert_eq!(hits[0]["faq"]["id"], faq["id"], "{case}: {hits}");
+        // Deleting the file removes its passages from the index.
+        let (status, body) = app
+            .delete(&format!(
+                "/api/v1/knowledge-bases/{kb}/files/{}/",
+                file["id"].as_str().unwrap()
+            ))
+            .await;
+        assert!(status.is_success(), "{case}: {status} {body}");
+        assert!(search("高鐵退票").await.as_array().unwrap().is_empty(), "{case}");
+    }
+}
