@@ -1,6 +1,6 @@
 //! Retrieval benchmark: build time, size on disk, memory, latency (p50/p99) and recall@10 of
 //! keyword-only and hybrid search at several corpus sizes. Run it with `bench/index/run.sh`;
-//! bench/index/RESULTS.md explains the corpus and records the numbers.
+//! docs/benchmarks.md records the numbers.
 //!
 //! ```text
 //! cargo bench -p openmai-index --bench search -- [--sizes 10000,100000,1000000]
