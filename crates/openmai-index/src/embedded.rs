@@ -14,11 +14,11 @@ use uuid::Uuid;
 
 use crate::analyzer::{self, ANALYZER_VERSION, Analyzer};
 use crate::fusion::fuse;
-use crate::keyword::{Filter, KeywordIndex};
+use crate::keyword::KeywordIndex;
 use crate::persist::{self, Payload, VectorLog};
 pub use crate::vector::VectorQuantization;
 use crate::vector::{VectorConfig, VectorIndex, VectorOp, normalised};
-use crate::{ChunkRecord, Hit, IndexError, MAX_LIMIT, SearchIndex, SearchQuery};
+use crate::{ChunkRecord, Hit, IndexError, PreparedQuery, SearchIndex, SearchQuery, dedup};
 
 /// Tuning knobs of [`EmbeddedIndex`]. The defaults are what bench/index measured as meeting
 /// the latency and recall targets; most deployments never change them.
@@ -407,11 +407,6 @@ fn keep_list(generation: u64, manifest: &[(Uuid, String)]) -> Vec<String> {
     keep
 }
 
-fn dedup(ids: &[Uuid]) -> Vec<Uuid> {
-    let mut seen = HashSet::new();
-    ids.iter().copied().filter(|id| seen.insert(*id)).collect()
-}
-
 impl SearchIndex for EmbeddedIndex {
     fn upsert(&self, chunks: &[ChunkRecord]) -> Result<(), IndexError> {
         if chunks.is_empty() {
@@ -533,23 +528,8 @@ impl SearchIndex for EmbeddedIndex {
     }
 
     fn search(&self, query: &SearchQuery) -> Result<Vec<Hit>, IndexError> {
-        if !query.similarity_cutoff.is_finite() {
-            return Err(IndexError::InvalidInput("similarity_cutoff must be a number".into()));
-        }
-        let limit = query.limit.min(MAX_LIMIT);
-        let nothing = limit == 0
-            || query.knowledge_base_ids.is_empty()
-            || query.label_ids.as_ref().is_some_and(Vec::is_empty)
-            || query.file_ids.as_ref().is_some_and(Vec::is_empty);
-        let embedding = query.embedding.as_deref().map(normalised).transpose()?;
-        if nothing {
+        let Some(PreparedQuery { limit, embedding, filter }) = query.prepare()? else {
             return Ok(Vec::new());
-        }
-        let filter = Filter {
-            organization_id: query.organization_id,
-            knowledge_base_ids: dedup(&query.knowledge_base_ids),
-            label_ids: query.label_ids.as_deref().map(dedup),
-            source_ids: query.file_ids.as_deref().map(dedup),
         };
         let hybrid = match &embedding {
             Some(_) => self.vectors.covers(&filter)?,

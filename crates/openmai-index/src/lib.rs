@@ -83,7 +83,48 @@ pub struct SearchQuery {
     pub similarity_cutoff: f32,
 }
 
+/// A query as every index starts from it: checked, its limit clamped, its embedding
+/// normalised and its scope deduplicated.
+pub(crate) struct PreparedQuery {
+    pub limit: usize,
+    pub embedding: Option<Vec<f32>>,
+    pub filter: keyword::Filter,
+}
+
+/// `ids` without repeats, in their first order.
+pub(crate) fn dedup(ids: &[Uuid]) -> Vec<Uuid> {
+    let mut seen = std::collections::HashSet::new();
+    ids.iter().copied().filter(|id| seen.insert(*id)).collect()
+}
+
 impl SearchQuery {
+    /// Checks the query (a non-finite cutoff or a bad embedding is `InvalidInput`) and
+    /// prepares it; `None` when it cannot match anything (a zero limit, or an empty scope).
+    pub(crate) fn prepare(&self) -> Result<Option<PreparedQuery>, IndexError> {
+        if !self.similarity_cutoff.is_finite() {
+            return Err(IndexError::InvalidInput("similarity_cutoff must be a number".into()));
+        }
+        let limit = self.limit.min(MAX_LIMIT);
+        let nothing = limit == 0
+            || self.knowledge_base_ids.is_empty()
+            || self.label_ids.as_ref().is_some_and(Vec::is_empty)
+            || self.file_ids.as_ref().is_some_and(Vec::is_empty);
+        let embedding = self.embedding.as_deref().map(vector::normalised).transpose()?;
+        if nothing {
+            return Ok(None);
+        }
+        Ok(Some(PreparedQuery {
+            limit,
+            embedding,
+            filter: keyword::Filter {
+                organization_id: self.organization_id,
+                knowledge_base_ids: dedup(&self.knowledge_base_ids),
+                label_ids: self.label_ids.as_deref().map(dedup),
+                source_ids: self.file_ids.as_deref().map(dedup),
+            },
+        }))
+    }
+
     /// A keyword query over `knowledge_base_ids` with no filters, 10 hits and no cutoff;
     /// set the other fields directly.
     pub fn new(

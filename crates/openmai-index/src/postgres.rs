@@ -59,7 +59,7 @@ use crate::analyzer::{self, ANALYZER_VERSION, Analyzer};
 use crate::fusion::fuse;
 use crate::semaphore::Semaphore;
 use crate::vector::normalised;
-use crate::{ChunkRecord, Hit, IndexError, MAX_LIMIT, SearchIndex, SearchQuery};
+use crate::{ChunkRecord, Hit, IndexError, PreparedQuery, SearchIndex, SearchQuery};
 
 /// Tuning knobs of [`PgIndex`].
 #[derive(Debug, Clone)]
@@ -765,26 +765,13 @@ impl SearchIndex for PgIndex {
     }
 
     fn search(&self, query: &SearchQuery) -> Result<Vec<Hit>, IndexError> {
-        if !query.similarity_cutoff.is_finite() {
-            return Err(IndexError::InvalidInput("similarity_cutoff must be a number".into()));
-        }
-        let limit = query.limit.min(MAX_LIMIT);
-        let nothing = limit == 0
-            || query.knowledge_base_ids.is_empty()
-            || query.label_ids.as_ref().is_some_and(Vec::is_empty)
-            || query.file_ids.as_ref().is_some_and(Vec::is_empty);
-        let embedding = query.embedding.as_deref().map(normalised).transpose()?;
-        if nothing {
+        let Some(PreparedQuery { limit, embedding, filter }) = query.prepare()? else {
             return Ok(Vec::new());
-        }
-        let dedup = |ids: &[Uuid]| {
-            let mut seen = HashSet::new();
-            ids.iter().copied().filter(|id| seen.insert(*id)).collect::<Vec<_>>()
         };
-        let org = query.organization_id;
-        let kbs = dedup(&query.knowledge_base_ids);
-        let labels = query.label_ids.as_deref().map(dedup);
-        let sources = query.file_ids.as_deref().map(dedup);
+        let org = filter.organization_id;
+        let kbs = filter.knowledge_base_ids;
+        let labels = filter.label_ids;
+        let sources = filter.source_ids;
         let terms = self.analyzer.query_terms(
             &query.text,
             self.options.max_query_bytes,
