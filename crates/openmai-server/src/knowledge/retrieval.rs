@@ -8,7 +8,7 @@ use openmai_index::{Hit, SearchQuery};
 use openmai_store::models::{Chunk, Faq, KnowledgeBase, LabelRef};
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::knowledge::Knowledge;
 
 /// Candidates fetched per hit wanted, so reranking has something to choose from.
@@ -111,12 +111,7 @@ impl Knowledge {
                 limit: wanted,
                 similarity_cutoff: 0.0,
             };
-            let index = self.index.clone();
-            let found = tokio::task::spawn_blocking(move || index.search(&query))
-                .await
-                .map_err(ApiError::internal)?
-                .map_err(ApiError::internal)?;
-            hits.extend(found);
+            hits.extend(self.index(move |index| index.search(&query)).await?);
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
         hits.dedup_by_key(|h| h.id);
