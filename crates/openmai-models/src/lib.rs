@@ -15,12 +15,9 @@
 //! future. Failures are one [`ModelError`] whose `Display` names the provider and model and
 //! never the API key, and which maps to the `Provider*` rows of the shared error table.
 //!
-//! Chat completion (OpenAI-compatible, Anthropic Messages, Gemini; streaming, tool calls) is
-//! planned as a `ChatModel` trait in a `chat` module with one adapter per wire format, built by
-//! a `build_chat_model` beside the factories here, reusing [`ClientOptions`], [`Origin`]
-//! (`Service::Chat`), [`ModelError`] and the transport's retry loop, with a streaming attempt
-//! that returns once the response headers are in.
+//! - [`chat::ChatModel`]: chat completion, streamed, with tool calls (see [`chat`]).
 
+pub mod chat;
 mod embed;
 mod error;
 mod http;
