@@ -140,6 +140,10 @@ pub struct Chatbot {
     pub updated_at: Timestamp,
     /// Linked knowledge bases, ordered by name.
     pub knowledge_bases: Vec<KnowledgeBaseRef>,
+    /// The key its webhooks are signed with (assigned when the assistant is created).
+    pub webhook_secret: String,
+    /// Its API web chat (`apiWebChatId`), created with it.
+    pub api_web_chat_id: Option<Uuid>,
 }
 
 /// Which page of a list to read. `Last` is DRF's `?page=last`.
@@ -424,4 +428,301 @@ pub fn embedding_to_bytes(embedding: &[f32]) -> Vec<u8> {
 
 pub fn embedding_from_bytes(bytes: &[u8]) -> Vec<f32> {
     bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+/// Where a cursor page starts: just past the row at `position` (`created_at`, `id`), going
+/// towards older rows, or towards newer ones when `reverse` (a "previous" link). Lists read
+/// this way stay stable while rows are added, unlike page numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CursorRequest {
+    pub position: Option<(Timestamp, Uuid)>,
+    pub reverse: bool,
+    pub size: u64,
+}
+
+/// One cursor page, newest first whichever way it was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CursorPage<T> {
+    pub items: Vec<T>,
+    /// Older rows exist past the last item.
+    pub has_older: bool,
+    /// Newer rows exist before the first item.
+    pub has_newer: bool,
+}
+
+impl<T> CursorPage<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> CursorPage<U> {
+        CursorPage {
+            items: self.items.into_iter().map(f).collect(),
+            has_older: self.has_older,
+            has_newer: self.has_newer,
+        }
+    }
+}
+
+/// A way to reach an assistant (`web-chats/`). Its name is the assistant's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebChat {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub chatbot_id: Uuid,
+    /// `api`, `web` or `admin`.
+    pub access_type: String,
+    pub avatar: Option<String>,
+    pub logo: Option<String>,
+    pub cover: Option<String>,
+    pub description: String,
+    pub back_url: String,
+    pub is_active: bool,
+    pub enable_file_upload: bool,
+    pub enable_display_citations: bool,
+    pub enable_share_conversation: bool,
+    pub enable_location: bool,
+    pub enable_show_powered_by: bool,
+    /// `{primaryColor, dialogColor, navbarTextColor}`.
+    pub theme: Option<serde_json::Value>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Computed: the assistant's name.
+    pub name: String,
+}
+
+impl WebChat {
+    /// A web chat of `access_type` for an assistant, with the default settings (id and
+    /// timestamps are assigned when it is stored).
+    pub fn new(organization_id: Uuid, chatbot_id: Uuid, access_type: &str) -> WebChat {
+        WebChat {
+            id: Uuid::nil(),
+            organization_id,
+            chatbot_id,
+            access_type: access_type.to_owned(),
+            avatar: None,
+            logo: None,
+            cover: None,
+            description: String::new(),
+            back_url: String::new(),
+            is_active: true,
+            enable_file_upload: false,
+            enable_display_citations: true,
+            enable_share_conversation: false,
+            enable_location: false,
+            enable_show_powered_by: true,
+            theme: None,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+            name: String::new(),
+        }
+    }
+}
+
+/// Filters of `inboxes/`.
+#[derive(Debug, Clone, Default)]
+pub struct InboxFilter {
+    pub chatbot_id: Option<Uuid>,
+    pub channel_type: Option<String>,
+    /// `name`, `-name`, `created_at` or `-created_at` (the default).
+    pub ordering: Option<String>,
+}
+
+/// Where an assistant's conversations from one channel arrive (`inboxes/`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inbox {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub chatbot_id: Uuid,
+    /// The channel of a `web` inbox.
+    pub web_chat_id: Option<Uuid>,
+    pub name: String,
+    /// `web`, `line`, `telegram` or `messenger`.
+    pub channel_type: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Computed: the web chat's (that is, the assistant's) name.
+    pub channel_name: Option<String>,
+    /// Computed: conversations with replies not yet read.
+    pub unread_conversations_count: i64,
+}
+
+/// An inbox as a conversation shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxRef {
+    pub id: Uuid,
+    pub name: String,
+    pub channel_type: String,
+}
+
+/// Filters of `conversations/`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConversationFilter {
+    pub inbox_id: Option<Uuid>,
+    pub chatbot_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conversation {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub chatbot_id: Uuid,
+    pub inbox: InboxRef,
+    pub web_chat_id: Option<Uuid>,
+    /// The start of its first message.
+    pub title: String,
+    pub user_id: Option<Uuid>,
+    pub last_message_at: Option<Timestamp>,
+    pub last_read_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Computed: the newest message.
+    pub last_message: Option<Box<Message>>,
+    /// Computed: replies newer than `last_read_at`.
+    pub unread_messages_count: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageType {
+    /// From the person.
+    Incoming,
+    /// The assistant's (or a human agent's) reply.
+    Outgoing,
+}
+
+impl MessageType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageType::Incoming => "incoming",
+            MessageType::Outgoing => "outgoing",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<MessageType> {
+        match text {
+            "incoming" => Some(MessageType::Incoming),
+            "outgoing" => Some(MessageType::Outgoing),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageStatus {
+    Done,
+    /// An asynchronous reply still being written.
+    Pending,
+    /// The reply could not be written; `error` says why.
+    Failed,
+}
+
+impl MessageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Done => "done",
+            MessageStatus::Pending => "pending",
+            MessageStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<MessageStatus> {
+        match text {
+            "done" => Some(MessageStatus::Done),
+            "pending" => Some(MessageStatus::Pending),
+            "failed" => Some(MessageStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// Tokens and words a reply used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MessageUsage {
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub words_count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub conversation_id: Uuid,
+    pub message_type: MessageType,
+    pub content: String,
+    pub status: MessageStatus,
+    /// `like`, `dislike`, or none.
+    pub feedback: Option<String>,
+    /// The incoming message an outgoing one answers.
+    pub reply_to_id: Option<Uuid>,
+    pub query_metadata: Option<serde_json::Value>,
+    pub content_payload: Option<serde_json::Value>,
+    /// What the reply cited, as it was when written (the API's `citations` and
+    /// `citationNodes`).
+    pub citations: Option<serde_json::Value>,
+    /// `provider/model` that wrote a reply.
+    pub model: Option<String>,
+    pub usage: MessageUsage,
+    pub error: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub attachments: Vec<Attachment>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    pub organization_id: Uuid,
+    pub conversation_id: Uuid,
+    pub message_type: MessageType,
+    pub content: String,
+    pub status: MessageStatus,
+    pub reply_to_id: Option<Uuid>,
+    pub query_metadata: Option<serde_json::Value>,
+    pub content_payload: Option<serde_json::Value>,
+    /// Attachments of the organisation, in order.
+    pub attachment_ids: Vec<Uuid>,
+}
+
+/// What a finished (or failed) reply is updated with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplyOutcome {
+    pub content: String,
+    pub status: MessageStatus,
+    pub citations: Option<serde_json::Value>,
+    pub model: Option<String>,
+    pub usage: MessageUsage,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attachment {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub conversation_id: Option<Uuid>,
+    /// `image`, `video`, `audio`, `sticker` or `other`.
+    pub attachment_type: String,
+    /// The name the user gave the file.
+    pub filename: String,
+    /// The ASCII key of the stored object.
+    pub storage_key: String,
+    pub size: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One webhook delivery attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookRecord {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub chatbot_id: Uuid,
+    pub message_id: Option<Uuid>,
+    pub url: String,
+    pub request_body: serde_json::Value,
+    /// The receiver's status, when it answered.
+    pub status_code: Option<i64>,
+    /// The start of the receiver's answer.
+    pub response: String,
+    /// Why there was no answer (refused address, timeout, connection failure).
+    pub error: Option<String>,
+    /// 1 for the first try.
+    pub attempt: i64,
+    pub duration_ms: i64,
+    pub created_at: Timestamp,
 }

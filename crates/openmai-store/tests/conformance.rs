@@ -45,6 +45,8 @@ fn chatbot(org: Uuid, name: &str) -> Chatbot {
         created_at: Timestamp(0),
         updated_at: Timestamp(0),
         knowledge_bases: vec![],
+        webhook_secret: String::new(),
+        api_web_chat_id: None,
     }
 }
 
@@ -739,6 +741,279 @@ mod knowledge {
             let jobs = store.read(move |db| db.jobs_for(subject)).await.unwrap();
             assert_eq!(jobs[0].status.as_str(), "cancelled", "{engine}");
             assert_eq!(store.read(|db| db.pending_jobs()).await.unwrap(), 0);
+        }
+    }
+}
+
+mod conversations {
+    use openmai_store::models::{
+        Attachment, ConversationFilter, CursorRequest, InboxFilter, MessageStatus, MessageType,
+        MessageUsage, NewMessage, PageRequest, ReplyOutcome, WebChat, WebhookRecord,
+    };
+    use openmai_store::testing::TestDatabase;
+    use openmai_store::{Store, StoreError};
+    use openmai_types::Timestamp;
+    use uuid::Uuid;
+
+    use super::{chatbot, new_user, open};
+
+    async fn organisation(store: &Store, email: &str) -> (Uuid, Uuid) {
+        let email = email.to_owned();
+        let user = store.write(move |db| db.insert_user(&new_user(&email))).await.unwrap().id;
+        (store.write(move |db| db.insert_organization("Org", user)).await.unwrap().id, user)
+    }
+
+    fn message(org: Uuid, conversation: Uuid, text: &str, attachments: Vec<Uuid>) -> NewMessage {
+        NewMessage {
+            organization_id: org,
+            conversation_id: conversation,
+            message_type: MessageType::Incoming,
+            content: text.into(),
+            status: MessageStatus::Done,
+            reply_to_id: None,
+            query_metadata: Some(serde_json::json!({"labels": ["VIP"]})),
+            content_payload: None,
+            attachment_ids: attachments,
+        }
+    }
+
+    fn first(size: u64) -> CursorRequest {
+        CursorRequest { position: None, reverse: false, size }
+    }
+
+    #[tokio::test]
+    async fn assistants_get_an_api_web_chat_and_conversations_page_by_cursor() {
+        for test_db in TestDatabase::every_engine() {
+            let engine = test_db.engine();
+            let store = open(&test_db).await;
+            let (org, user) = organisation(&store, "conv@example.com").await;
+            let (rival, _) = organisation(&store, "rival@example.com").await;
+
+            // Every new assistant has its API web chat, and that web chat its inbox.
+            let bot =
+                store.write(move |db| db.insert_chatbot(&chatbot(org, "客服"))).await.unwrap();
+            assert_eq!(bot.webhook_secret.len(), 64, "{engine}");
+            let api_chat = bot.api_web_chat_id.expect("an API web chat");
+            let chats = store.read(move |db| db.list_web_chats(org)).await.unwrap();
+            assert_eq!(chats.len(), 1, "{engine}");
+            assert_eq!((chats[0].id, chats[0].access_type.as_str()), (api_chat, "api"));
+            assert_eq!(chats[0].name, "客服", "{engine}: a web chat shows its assistant's name");
+            let api_inbox =
+                store.read(move |db| db.get_inbox_of_web_chat(org, api_chat)).await.unwrap();
+            assert_eq!(
+                (api_inbox.channel_type.as_str(), api_inbox.channel_name.as_deref()),
+                ("web", Some("客服"))
+            );
+            assert!(store.read(move |db| db.get_web_chat(rival, api_chat)).await.is_err());
+
+            // A web inbox brings its own web chat; other channels have none.
+            let bot_id = bot.id;
+            let web =
+                store.write(move |db| db.insert_inbox(org, bot_id, "官網", "web")).await.unwrap();
+            assert!(web.web_chat_id.is_some() && web.name == "官網", "{engine}");
+            let line =
+                store.write(move |db| db.insert_inbox(org, bot_id, "LINE", "line")).await.unwrap();
+            assert_eq!((line.web_chat_id, line.channel_name), (None, None), "{engine}");
+            let refused = store.write(move |db| db.insert_inbox(rival, bot_id, "x", "line")).await;
+            assert!(matches!(refused, Err(StoreError::NotFound)), "{engine}: {refused:?}");
+            let filter = InboxFilter {
+                channel_type: Some("web".into()),
+                ordering: Some("name".into()),
+                ..Default::default()
+            };
+            let webs = store
+                .read(move |db| db.list_inboxes(org, &filter, PageRequest::first(10)))
+                .await
+                .unwrap();
+            assert_eq!(webs.count, 2, "{engine}");
+            let mut settings = store.read(move |db| db.get_web_chat(org, api_chat)).await.unwrap();
+            settings.description = "說明".into();
+            settings.theme = Some(serde_json::json!({"primaryColor": "#123456"}));
+            let updated = store.write(move |db| db.update_web_chat(&settings)).await.unwrap();
+            assert_eq!(updated.theme.unwrap()["primaryColor"], "#123456", "{engine}");
+
+            // Conversations and messages.
+            let inbox = api_inbox.id;
+            let conversation = store
+                .write(move |db| db.insert_conversation(org, inbox, Some(user)))
+                .await
+                .unwrap();
+            assert_eq!(conversation.chatbot_id, bot.id, "{engine}");
+            assert!(conversation.last_message.is_none());
+            let conv = conversation.id;
+            let image = store
+                .write(move |db| {
+                    db.insert_attachment(&Attachment {
+                        id: Uuid::nil(),
+                        organization_id: org,
+                        conversation_id: None,
+                        attachment_type: "image".into(),
+                        filename: "照片.png".into(),
+                        storage_key: "uploads/x/a.png".into(),
+                        size: 10,
+                        created_at: Timestamp(0),
+                        updated_at: Timestamp(0),
+                    })
+                })
+                .await
+                .unwrap();
+            let image_id = image.id;
+            let question = store
+                .write(move |db| {
+                    db.insert_message(&message(org, conv, "退票規定？", vec![image_id]))
+                })
+                .await
+                .unwrap();
+            assert_eq!(question.attachments.len(), 1, "{engine}");
+            assert_eq!(question.query_metadata.as_ref().unwrap()["labels"][0], "VIP");
+            let attached = store.read(move |db| db.get_attachment(org, image_id)).await.unwrap();
+            assert_eq!(attached.conversation_id, Some(conv), "{engine}: used in a conversation");
+            // Another organisation's attachment cannot be sent.
+            let theirs =
+                store.write(move |db| db.insert_message(&message(rival, conv, "x", vec![]))).await;
+            assert!(matches!(theirs, Err(StoreError::NotFound)), "{engine}");
+            let foreign_attachment = store
+                .write(move |db| db.insert_message(&message(org, conv, "x", vec![Uuid::new_v4()])))
+                .await;
+            assert!(matches!(foreign_attachment, Err(StoreError::NotFound)), "{engine}");
+
+            let pending = store
+                .write(move |db| {
+                    db.insert_message(&NewMessage {
+                        message_type: MessageType::Outgoing,
+                        status: MessageStatus::Pending,
+                        reply_to_id: Some(question.id),
+                        ..message(org, conv, "", vec![])
+                    })
+                })
+                .await
+                .unwrap();
+            let reply_id = pending.id;
+            let outcome = ReplyOutcome {
+                content: "可於開車前退票。".into(),
+                status: MessageStatus::Done,
+                citations: Some(serde_json::json!([{"id": "f"}])),
+                model: Some("openmai/offline".into()),
+                usage: MessageUsage { input_tokens: 12, output_tokens: 8, words_count: 8 },
+                error: None,
+            };
+            let reply =
+                store.write(move |db| db.finish_reply(org, reply_id, &outcome)).await.unwrap();
+            assert_eq!(
+                (reply.status, reply.usage.words_count),
+                (MessageStatus::Done, 8),
+                "{engine}"
+            );
+            let liked = store
+                .write(move |db| db.set_message_feedback(org, reply_id, Some("like")))
+                .await
+                .unwrap();
+            assert_eq!(liked.feedback.as_deref(), Some("like"), "{engine}");
+
+            let conversation = store.read(move |db| db.get_conversation(org, conv)).await.unwrap();
+            assert_eq!(conversation.title, "退票規定？", "{engine}: named by its first message");
+            assert_eq!(conversation.last_message.as_ref().map(|m| m.id), Some(reply_id));
+            assert_eq!(conversation.unread_messages_count, 1, "{engine}");
+            store.write(move |db| db.mark_conversation_read(org, conv)).await.unwrap();
+            let read = store.read(move |db| db.get_conversation(org, conv)).await.unwrap();
+            assert_eq!(read.unread_messages_count, 0, "{engine}");
+            let history =
+                store.read(move |db| db.conversation_history(conv, reply_id, 10)).await.unwrap();
+            assert_eq!(history.iter().map(|m| m.id).collect::<Vec<_>>(), [question.id], "{engine}");
+
+            // Cursor pages: newest first, forwards and back, stable as rows are added.
+            let mut ids = vec![reply_id, question.id];
+            for n in 0..5 {
+                let m = store
+                    .write(move |db| {
+                        db.insert_message(&message(org, conv, &format!("m{n}"), vec![]))
+                    })
+                    .await
+                    .unwrap();
+                ids.insert(0, m.id);
+            }
+            let page1 =
+                store.read(move |db| db.list_messages(org, Some(conv), first(3))).await.unwrap();
+            assert_eq!(page1.items.iter().map(|m| m.id).collect::<Vec<_>>(), ids[..3], "{engine}");
+            assert!(page1.has_older && !page1.has_newer, "{engine}");
+            let last = page1.items.last().map(|m| (m.created_at, m.id));
+            let page2 = store
+                .read(move |db| {
+                    db.list_messages(
+                        org,
+                        Some(conv),
+                        CursorRequest { position: last, reverse: false, size: 3 },
+                    )
+                })
+                .await
+                .unwrap();
+            assert_eq!(page2.items.iter().map(|m| m.id).collect::<Vec<_>>(), ids[3..6], "{engine}");
+            assert!(page2.has_older && page2.has_newer, "{engine}");
+            let top = page2.items.first().map(|m| (m.created_at, m.id));
+            let back = store
+                .read(move |db| {
+                    db.list_messages(
+                        org,
+                        Some(conv),
+                        CursorRequest { position: top, reverse: true, size: 3 },
+                    )
+                })
+                .await
+                .unwrap();
+            assert_eq!(back.items, page1.items, "{engine}: previous returns the first page");
+            assert!(!back.has_newer && back.has_older, "{engine}");
+            let rivals =
+                store.read(move |db| db.list_messages(rival, None, first(10))).await.unwrap();
+            assert!(rivals.items.is_empty(), "{engine}");
+
+            let by_inbox = ConversationFilter { inbox_id: Some(inbox), chatbot_id: None };
+            let listed = store
+                .read(move |db| db.list_conversations(org, by_inbox, first(10)))
+                .await
+                .unwrap();
+            assert_eq!(listed.items.len(), 1, "{engine}");
+            assert_eq!(listed.items[0].last_message.as_ref().map(|m| m.id), Some(ids[0]));
+            let other_inbox = ConversationFilter { inbox_id: Some(line.id), chatbot_id: None };
+            let none = store
+                .read(move |db| db.list_conversations(org, other_inbox, first(10)))
+                .await
+                .unwrap();
+            assert!(none.items.is_empty(), "{engine}");
+
+            // Webhook records.
+            for attempt in 1..=3 {
+                let record = WebhookRecord {
+                    id: Uuid::nil(),
+                    organization_id: org,
+                    chatbot_id: bot_id,
+                    message_id: Some(reply_id),
+                    url: "https://example.com/hook".into(),
+                    request_body: serde_json::json!({"content": "答"}),
+                    status_code: Some(500),
+                    response: "busy".into(),
+                    error: None,
+                    attempt,
+                    duration_ms: 3,
+                    created_at: Timestamp(0),
+                };
+                store.write(move |db| db.insert_webhook_record(&record)).await.unwrap();
+            }
+            let records = store
+                .read(move |db| db.list_webhook_records(org, bot_id, PageRequest::first(2)))
+                .await
+                .unwrap();
+            assert_eq!((records.count, records.items[0].attempt), (3, 3), "{engine}");
+            assert_eq!(records.items[0].request_body["content"], "答", "{engine}");
+
+            // Deleting the web inbox deletes its web chat; deleting the assistant, everything.
+            let web_id = web.id;
+            store.write(move |db| db.delete_inbox(org, web_id)).await.unwrap();
+            assert_eq!(store.read(move |db| db.list_web_chats(org)).await.unwrap().len(), 1);
+            store.write(move |db| db.delete_chatbot(org, bot_id)).await.unwrap();
+            assert!(store.read(move |db| db.get_conversation(org, conv)).await.is_err());
+            assert!(store.read(move |db| db.list_web_chats(org)).await.unwrap().is_empty());
+            let gone = store.read(move |db| db.get_message(org, reply_id)).await;
+            assert!(matches!(gone, Err(StoreError::NotFound)), "{engine}");
         }
     }
 }

@@ -9,14 +9,16 @@ use crate::sql::{Db, Param, Row};
 const COLUMNS: &str = "id, organization_id, name, large_language_model_id, rag_id, \
     embedding_model_id, reranker_model_id, instructions, webhook_url, reply_mode, template, \
     unanswerable_template, enable_chinese_conversion, output_mode, output_format, \
-    number_of_retrieved_chunks, total_words_count, created_at, updated_at";
+    number_of_retrieved_chunks, total_words_count, created_at, updated_at, webhook_secret";
 
 /// The chatbot's columns (prefixed `c.`) followed by one linked knowledge base's id and name.
 const JOINED_COLUMNS: &str = "c.id, c.organization_id, c.name, c.large_language_model_id, \
     c.rag_id, c.embedding_model_id, c.reranker_model_id, c.instructions, c.webhook_url, \
     c.reply_mode, c.template, c.unanswerable_template, c.enable_chinese_conversion, \
     c.output_mode, c.output_format, c.number_of_retrieved_chunks, c.total_words_count, \
-    c.created_at, c.updated_at, kb.id, kb.name";
+    c.created_at, c.updated_at, c.webhook_secret, \
+    (SELECT w.id FROM web_chats w WHERE w.chatbot_id = c.id AND w.access_type = 'api' \
+     ORDER BY w.created_at LIMIT 1), kb.id, kb.name";
 const LINKS: &str = "LEFT JOIN chatbot_knowledge_bases l ON l.chatbot_id = c.id \
     LEFT JOIN knowledge_bases kb ON kb.id = l.knowledge_base_id";
 
@@ -26,8 +28,8 @@ const LINKS: &str = "LEFT JOIN chatbot_knowledge_bases l ON l.chatbot_id = c.id 
 fn with_links(rows: Vec<Row>) -> Result<Vec<Chatbot>> {
     let mut chatbots: Vec<Chatbot> = Vec::new();
     for mut row in rows {
-        let link = match row.opt_uuid(19)? {
-            Some(id) => Some(KnowledgeBaseRef { id, name: row.text(20)? }),
+        let link = match row.opt_uuid(21)? {
+            Some(id) => Some(KnowledgeBaseRef { id, name: row.text(22)? }),
             None => None,
         };
         let id = row.peek_uuid(0)?;
@@ -69,26 +71,38 @@ fn from_row(mut row: Row) -> Result<Chatbot> {
         total_words_count: row.i64(16)?,
         created_at: row.timestamp(17)?,
         updated_at: row.timestamp(18)?,
+        webhook_secret: row.text(19)?,
+        api_web_chat_id: row.opt_uuid(20)?,
         knowledge_bases: Vec::new(),
     })
 }
 
 impl Db<'_> {
-    /// Stores a new assistant with its knowledge-base links. `id`, `created_at` and
-    /// `updated_at` are assigned here.
+    /// Stores a new assistant with its knowledge-base links, its API web chat and that web
+    /// chat's inbox. `id`, `created_at`, `updated_at` and the webhook secret are assigned here.
     pub fn insert_chatbot(&mut self, chatbot: &Chatbot) -> Result<Chatbot> {
         self.transaction(|db| {
             let now = Timestamp::now();
-            let stored =
-                Chatbot { id: new_id(), created_at: now, updated_at: now, ..chatbot.clone() };
+            let stored = Chatbot {
+                id: new_id(),
+                created_at: now,
+                updated_at: now,
+                webhook_secret: new_secret(),
+                ..chatbot.clone()
+            };
             db.execute(
                 &format!(
                     "INSERT INTO chatbots ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-                     $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+                     $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
                 ),
                 &row_params(&stored),
             )?;
             db.replace_chatbot_knowledge_bases(&stored)?;
+            db.insert_web_chat(&crate::models::WebChat::new(
+                stored.organization_id,
+                stored.id,
+                "api",
+            ))?;
             db.get_chatbot(stored.organization_id, stored.id)
         })
     }
@@ -149,8 +163,9 @@ impl Db<'_> {
     pub fn update_chatbot(&mut self, chatbot: &Chatbot) -> Result<Chatbot> {
         self.transaction(|db| {
             let stored = Chatbot { updated_at: Timestamp::now(), ..chatbot.clone() };
-            // Every column but `created_at`, which never changes.
+            // Every column but `created_at` and the secret, which never change.
             let mut values = row_params(&stored);
+            values.truncate(19);
             values.remove(17);
             let changed = db.execute(
                 "UPDATE chatbots SET name = $3, large_language_model_id = $4, rag_id = $5, \
@@ -218,5 +233,22 @@ fn row_params(c: &Chatbot) -> Vec<Param<'_>> {
         c.total_words_count.into(),
         c.created_at.into(),
         c.updated_at.into(),
+        (&c.webhook_secret).into(),
     ]
+}
+
+/// 256 random bits as hex: the key a new assistant's webhooks are signed with.
+fn new_secret() -> String {
+    format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())
+}
+
+impl Db<'_> {
+    /// Adds a reply's words to the assistant's running total (`totalWordsCount`).
+    pub fn add_chatbot_words(&mut self, chatbot_id: Uuid, words: i64) -> Result<()> {
+        self.execute(
+            "UPDATE chatbots SET total_words_count = total_words_count + $2 WHERE id = $1",
+            params![chatbot_id, words],
+        )?;
+        Ok(())
+    }
 }

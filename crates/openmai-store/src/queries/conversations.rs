@@ -1,0 +1,360 @@
+//! Conversations and their messages. Both are listed newest first by cursor.
+
+use std::collections::HashMap;
+
+use openmai_types::Timestamp;
+use uuid::Uuid;
+
+use crate::error::{Result, StoreError};
+use crate::models::{
+    Attachment, Conversation, ConversationFilter, CursorPage, CursorRequest, InboxRef, Message,
+    MessageStatus, MessageType, MessageUsage, NewMessage, ReplyOutcome, new_id,
+};
+use crate::params;
+use crate::sql::{Db, Param, Row, placeholders};
+
+/// Characters of the first message kept as a conversation's title.
+const TITLE_CHARS: usize = 100;
+
+const CONVERSATION_COLUMNS: &str = "v.id, v.organization_id, v.chatbot_id, v.inbox_id, i.name, \
+    i.channel_type, i.web_chat_id, v.title, v.user_id, v.last_message_at, v.last_read_at, \
+    v.created_at, v.updated_at, \
+    (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = v.id \
+     AND m.message_type = 'outgoing' AND (v.last_read_at IS NULL OR m.created_at > v.last_read_at))";
+const CONVERSATION_FROM: &str = "FROM conversations v JOIN inboxes i ON i.id = v.inbox_id";
+
+fn conversation_from_row(mut row: Row) -> Result<Conversation> {
+    Ok(Conversation {
+        id: row.uuid(0)?,
+        organization_id: row.uuid(1)?,
+        chatbot_id: row.uuid(2)?,
+        inbox: InboxRef { id: row.uuid(3)?, name: row.text(4)?, channel_type: row.text(5)? },
+        web_chat_id: row.opt_uuid(6)?,
+        title: row.text(7)?,
+        user_id: row.opt_uuid(8)?,
+        last_message_at: row.opt_timestamp(9)?,
+        last_read_at: row.opt_timestamp(10)?,
+        created_at: row.timestamp(11)?,
+        updated_at: row.timestamp(12)?,
+        unread_messages_count: row.i64(13)?,
+        last_message: None,
+    })
+}
+
+const MESSAGE_COLUMNS: &str = "m.id, m.organization_id, m.conversation_id, m.message_type, \
+    m.content, m.status, m.feedback, m.reply_to_id, m.query_metadata, m.content_payload, \
+    m.citations, m.model, m.input_tokens, m.output_tokens, m.words_count, m.error, \
+    m.created_at, m.updated_at";
+
+fn message_from_row(mut row: Row) -> Result<Message> {
+    let kind = row.text(3)?;
+    let status = row.text(5)?;
+    Ok(Message {
+        id: row.uuid(0)?,
+        organization_id: row.uuid(1)?,
+        conversation_id: row.uuid(2)?,
+        message_type: MessageType::parse(&kind).ok_or_else(|| StoreError::Decode {
+            column: 3,
+            message: format!("unknown message type {kind:?}"),
+        })?,
+        content: row.text(4)?,
+        status: MessageStatus::parse(&status).ok_or_else(|| StoreError::Decode {
+            column: 5,
+            message: format!("unknown message status {status:?}"),
+        })?,
+        feedback: row.opt_text(6)?,
+        reply_to_id: row.opt_uuid(7)?,
+        query_metadata: row.opt_json(8)?,
+        content_payload: row.opt_json(9)?,
+        citations: row.opt_json(10)?,
+        model: row.opt_text(11)?,
+        usage: MessageUsage {
+            input_tokens: row.i64(12)?,
+            output_tokens: row.i64(13)?,
+            words_count: row.i64(14)?,
+        },
+        error: row.opt_text(15)?,
+        created_at: row.timestamp(16)?,
+        updated_at: row.timestamp(17)?,
+        attachments: Vec::new(),
+    })
+}
+
+impl Db<'_> {
+    /// Starts a conversation in an inbox of the organisation.
+    pub fn insert_conversation(
+        &mut self,
+        organization_id: Uuid,
+        inbox_id: Uuid,
+        user_id: Option<Uuid>,
+    ) -> Result<Conversation> {
+        self.transaction(|db| {
+            let chatbot_id = db
+                .query_one(
+                    "SELECT chatbot_id FROM inboxes WHERE organization_id = $1 AND id = $2",
+                    params![organization_id, inbox_id],
+                )?
+                .uuid(0)?;
+            let id = new_id();
+            let now = Timestamp::now();
+            db.execute(
+                "INSERT INTO conversations (id, organization_id, chatbot_id, inbox_id, user_id, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                params![id, organization_id, chatbot_id, inbox_id, user_id, now, now],
+            )?;
+            db.get_conversation(organization_id, id)
+        })
+    }
+
+    /// A conversation of the organisation, with its newest message.
+    pub fn get_conversation(&mut self, organization_id: Uuid, id: Uuid) -> Result<Conversation> {
+        let sql = format!(
+            "SELECT {CONVERSATION_COLUMNS} {CONVERSATION_FROM} \
+             WHERE v.organization_id = $1 AND v.id = $2"
+        );
+        let mut conversations =
+            vec![conversation_from_row(self.query_one(&sql, params![organization_id, id])?)?];
+        self.attach_last_messages(&mut conversations)?;
+        Ok(conversations.remove(0))
+    }
+
+    pub fn list_conversations(
+        &mut self,
+        organization_id: Uuid,
+        filter: ConversationFilter,
+        cursor: CursorRequest,
+    ) -> Result<CursorPage<Conversation>> {
+        let (rows, has_older, has_newer) = self.cursor_rows(
+            &format!("SELECT {CONVERSATION_COLUMNS} {CONVERSATION_FROM}"),
+            "WHERE v.organization_id = $1 AND (v.inbox_id = $2 OR $2 IS NULL) \
+             AND (v.chatbot_id = $3 OR $3 IS NULL)",
+            "v",
+            params![organization_id, filter.inbox_id, filter.chatbot_id],
+            cursor,
+        )?;
+        let mut items = rows.into_iter().map(conversation_from_row).collect::<Result<Vec<_>>>()?;
+        self.attach_last_messages(&mut items)?;
+        Ok(CursorPage { items, has_older, has_newer })
+    }
+
+    /// Fills each conversation's `last_message` with one query.
+    fn attach_last_messages(&mut self, conversations: &mut [Conversation]) -> Result<()> {
+        if conversations.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Param<'_>> = conversations.iter().map(|c| Param::Uuid(c.id)).collect();
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id IN (SELECT (SELECT l.id FROM \
+             messages l WHERE l.conversation_id = v.id ORDER BY l.created_at DESC, l.id DESC \
+             LIMIT 1) FROM conversations v WHERE v.id IN ({}))",
+            placeholders(1, ids.len())
+        );
+        let mut messages = self
+            .query(&sql, &ids)?
+            .into_iter()
+            .map(message_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        self.attach_attachments(&mut messages)?;
+        let mut by_conversation: HashMap<Uuid, Message> =
+            messages.into_iter().map(|m| (m.conversation_id, m)).collect();
+        for conversation in conversations {
+            conversation.last_message = by_conversation.remove(&conversation.id).map(Box::new);
+        }
+        Ok(())
+    }
+
+    /// Marks a conversation's replies as read up to now.
+    pub fn mark_conversation_read(&mut self, organization_id: Uuid, id: Uuid) -> Result<()> {
+        let changed = self.execute(
+            "UPDATE conversations SET last_read_at = $3 WHERE organization_id = $1 AND id = $2",
+            params![organization_id, id, Timestamp::now()],
+        )?;
+        if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    /// Stores a message with its attachments (which must be the organisation's; others are
+    /// `NotFound`) and makes it the conversation's latest. The first incoming message names
+    /// the conversation.
+    pub fn insert_message(&mut self, new: &NewMessage) -> Result<Message> {
+        self.transaction(|db| {
+            let org = new.organization_id;
+            db.query_one(
+                "SELECT id FROM conversations WHERE organization_id = $1 AND id = $2",
+                params![org, new.conversation_id],
+            )?;
+            let found = db.attachments_by_ids(org, &new.attachment_ids)?;
+            if found.len() != new.attachment_ids.len() {
+                return Err(StoreError::NotFound);
+            }
+            let id = new_id();
+            let now = Timestamp::now();
+            db.execute(
+                "INSERT INTO messages (id, organization_id, conversation_id, message_type, \
+                 content, status, reply_to_id, query_metadata, content_payload, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                params![
+                    id,
+                    org,
+                    new.conversation_id,
+                    new.message_type.as_str(),
+                    &new.content,
+                    new.status.as_str(),
+                    new.reply_to_id,
+                    &new.query_metadata,
+                    &new.content_payload,
+                    now,
+                    now
+                ],
+            )?;
+            for (position, attachment) in new.attachment_ids.iter().enumerate() {
+                db.execute(
+                    "INSERT INTO message_attachments (message_id, attachment_id, position) \
+                     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    params![id, *attachment, i64::try_from(position).unwrap_or(i64::MAX)],
+                )?;
+                db.execute(
+                    "UPDATE attachments SET conversation_id = $2 \
+                     WHERE id = $1 AND conversation_id IS NULL",
+                    params![*attachment, new.conversation_id],
+                )?;
+            }
+            let title: String = new.content.trim().chars().take(TITLE_CHARS).collect();
+            let title =
+                if new.message_type == MessageType::Incoming { title } else { String::new() };
+            db.execute(
+                "UPDATE conversations SET last_message_at = $2, updated_at = $2, \
+                 title = CASE WHEN title = '' THEN $3 ELSE title END WHERE id = $1",
+                params![new.conversation_id, now, &title],
+            )?;
+            db.get_message(org, id)
+        })
+    }
+
+    /// A message of the organisation, with its attachments.
+    pub fn get_message(&mut self, organization_id: Uuid, id: Uuid) -> Result<Message> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.organization_id = $1 AND m.id = $2"
+        );
+        let mut messages =
+            vec![message_from_row(self.query_one(&sql, params![organization_id, id])?)?];
+        self.attach_attachments(&mut messages)?;
+        Ok(messages.remove(0))
+    }
+
+    /// Messages of the organisation (of one conversation when `conversation_id` is given),
+    /// newest first.
+    pub fn list_messages(
+        &mut self,
+        organization_id: Uuid,
+        conversation_id: Option<Uuid>,
+        cursor: CursorRequest,
+    ) -> Result<CursorPage<Message>> {
+        let (rows, has_older, has_newer) = self.cursor_rows(
+            &format!("SELECT {MESSAGE_COLUMNS} FROM messages m"),
+            "WHERE m.organization_id = $1 AND (m.conversation_id = $2 OR $2 IS NULL)",
+            "m",
+            params![organization_id, conversation_id],
+            cursor,
+        )?;
+        let mut items = rows.into_iter().map(message_from_row).collect::<Result<Vec<_>>>()?;
+        self.attach_attachments(&mut items)?;
+        Ok(CursorPage { items, has_older, has_newer })
+    }
+
+    /// The conversation's latest `limit` messages before `before` (exclusive), oldest first:
+    /// the history a reply is written with. Failed and pending replies are left out.
+    pub fn conversation_history(
+        &mut self,
+        conversation_id: Uuid,
+        before: Uuid,
+        limit: u64,
+    ) -> Result<Vec<Message>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.conversation_id = $1 \
+             AND m.id <> $2 AND m.status = 'done' \
+             AND m.created_at <= (SELECT created_at FROM messages WHERE id = $2) \
+             ORDER BY m.created_at DESC, m.id DESC LIMIT $3"
+        );
+        let rows = self.query(
+            &sql,
+            params![conversation_id, before, i64::try_from(limit).unwrap_or(i64::MAX)],
+        )?;
+        let mut messages = rows.into_iter().map(message_from_row).collect::<Result<Vec<_>>>()?;
+        messages.reverse();
+        self.attach_attachments(&mut messages)?;
+        Ok(messages)
+    }
+
+    /// Writes a reply's outcome into a (pending) outgoing message.
+    pub fn finish_reply(
+        &mut self,
+        organization_id: Uuid,
+        id: Uuid,
+        outcome: &ReplyOutcome,
+    ) -> Result<Message> {
+        let changed = self.execute(
+            "UPDATE messages SET content = $3, status = $4, citations = $5, model = $6, \
+             input_tokens = $7, output_tokens = $8, words_count = $9, error = $10, updated_at = $11 \
+             WHERE organization_id = $1 AND id = $2",
+            params![
+                organization_id,
+                id,
+                &outcome.content,
+                outcome.status.as_str(),
+                &outcome.citations,
+                &outcome.model,
+                outcome.usage.input_tokens,
+                outcome.usage.output_tokens,
+                outcome.usage.words_count,
+                &outcome.error,
+                Timestamp::now()
+            ],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.get_message(organization_id, id)
+    }
+
+    /// Sets or clears (`None`) a message's feedback.
+    pub fn set_message_feedback(
+        &mut self,
+        organization_id: Uuid,
+        id: Uuid,
+        feedback: Option<&str>,
+    ) -> Result<Message> {
+        let changed = self.execute(
+            "UPDATE messages SET feedback = $3, updated_at = $4 WHERE organization_id = $1 AND id = $2",
+            params![organization_id, id, feedback, Timestamp::now()],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.get_message(organization_id, id)
+    }
+
+    /// Fills each message's `attachments`, in the order they were attached.
+    fn attach_attachments(&mut self, messages: &mut [Message]) -> Result<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Param<'_>> = messages.iter().map(|m| Param::Uuid(m.id)).collect();
+        let sql = format!(
+            "SELECT l.message_id, {} FROM message_attachments l \
+             JOIN attachments a ON a.id = l.attachment_id \
+             WHERE l.message_id IN ({}) ORDER BY l.message_id, l.position",
+            super::attachments::COLUMNS,
+            placeholders(1, ids.len())
+        );
+        let mut by_message: HashMap<Uuid, Vec<Attachment>> = HashMap::new();
+        for mut row in self.query(&sql, &ids)? {
+            let message = row.uuid(0)?;
+            row.0.remove(0);
+            by_message.entry(message).or_default().push(super::attachments::from_row(row)?);
+        }
+        for message in messages {
+            message.attachments = by_message.remove(&message.id).unwrap_or_default();
+        }
+        Ok(())
+    }
+}
