@@ -748,7 +748,7 @@ mod knowledge {
 mod conversations {
     use openmai_store::models::{
         Attachment, ConversationFilter, CursorRequest, InboxFilter, MessageStatus, MessageType,
-        MessageUsage, NewMessage, PageRequest, ReplyOutcome, WebChat, WebhookRecord,
+        MessageUsage, NewMessage, PageRequest, ReplyOutcome, WebhookRecord,
     };
     use openmai_store::testing::TestDatabase;
     use openmai_store::{Store, StoreError};
