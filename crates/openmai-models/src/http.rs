@@ -311,41 +311,28 @@ impl Transport {
         struct Body {
             response: reqwest::Response,
             received: usize,
+            errors: StreamErrors,
             _permit: OwnedSemaphorePermit,
         }
         let idle = self.options.stream_idle_timeout;
         let limit = self.options.max_response_bytes;
-        let origin = self.origin.clone();
-        let redactor = self.redactor.clone();
-        let body = Body { response, received: 0, _permit: permit };
-        let chunks = futures::stream::unfold(Some(body), move |body| {
-            let (origin, redactor) = (origin.clone(), redactor.clone());
-            async move {
-                let mut body = body?;
-                let failure = match tokio::time::timeout(idle, body.response.chunk()).await {
-                    Ok(Ok(Some(chunk))) => {
-                        body.received += chunk.len();
-                        if body.received <= limit {
-                            return Some((Ok(chunk), Some(body)));
-                        }
-                        ModelError::InvalidResponse {
-                            origin,
-                            reason: format!("the answer is larger than {limit} bytes"),
-                        }
+        let body = Body { response, received: 0, errors: self.stream_errors(), _permit: permit };
+        let chunks = futures::stream::unfold(Some(body), move |body| async move {
+            let mut body = body?;
+            let failure = match tokio::time::timeout(idle, body.response.chunk()).await {
+                Ok(Ok(Some(chunk))) => {
+                    body.received += chunk.len();
+                    if body.received <= limit {
+                        return Some((Ok(chunk), Some(body)));
                     }
-                    Ok(Ok(None)) => return None,
-                    Ok(Err(err)) => ModelError::Unavailable {
-                        origin,
-                        reason: format!(
-                            "the connection broke during the answer ({})",
-                            redactor.scrub(&error_chain(&err))
-                        ),
-                    },
-                    Err(_) => ModelError::Timeout { origin, after: idle },
-                };
-                // Ends the stream (state `None`), dropping the connection and the permit.
-                Some((Err(failure), None))
-            }
+                    body.errors.invalid(&format!("the answer is larger than {limit} bytes"))
+                }
+                Ok(Ok(None)) => return None,
+                Ok(Err(err)) => body.errors.broken(&err),
+                Err(_) => ModelError::Timeout { origin: body.errors.origin.clone(), after: idle },
+            };
+            // A failure ends the stream (state `None`), dropping the connection and permit.
+            Some((Err(failure), None))
         });
         let origin = self.origin.clone();
         chunks
@@ -532,6 +519,17 @@ impl StreamErrors {
         };
         let failure = Failure::Status { status, message, retry_after: None };
         to_error(self.origin.clone(), Duration::ZERO, failure, 1)
+    }
+
+    /// The connection failed while the answer was streaming.
+    fn broken(&self, err: &reqwest::Error) -> ModelError {
+        ModelError::Unavailable {
+            origin: self.origin.clone(),
+            reason: format!(
+                "the connection broke during the answer ({})",
+                self.redactor.scrub(&error_chain(err))
+            ),
+        }
     }
 
     /// The stream ended before the provider said the answer was complete.
