@@ -96,6 +96,12 @@ impl GeminiChat {
                 Role::Tool => {
                     let id =
                         message.tool_call_id.as_deref().ok_or_else(|| missing_call_id(origin))?;
+                    if message.content.iter().any(|part| matches!(part, Part::Image { .. })) {
+                        return Err(ModelError::Unsupported {
+                            origin: origin.clone(),
+                            reason: "Gemini takes only text in tool results".into(),
+                        });
+                    }
                     let name =
                         called_function(&request.messages[..position], id).ok_or_else(|| {
                             ModelError::Unsupported {
