@@ -2,19 +2,25 @@
 //! concurrency limit, per-attempt timeouts, retries with back-off that honour `Retry-After`,
 //! bounded body reads, and provider error bodies turned into short, key-free messages.
 //!
-//! Adapters only build a request body and parse a success body. Chat streaming will add a
-//! second kind of attempt (return the response once the headers are in, then stream the body
-//! with an idle timeout) on top of the same [`Transport::retry`] loop and [`Failure`] mapping.
+//! Adapters only build a request body and parse a success body. Chat streaming uses a second
+//! kind of attempt ([`Transport::post_events`]): the same [`Transport::retry`] loop and
+//! [`Failure`] mapping until the status and headers are in, then the body as server-sent
+//! events with an idle timeout instead of a total one.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use eventsource_stream::{Event, EventStreamError, Eventsource};
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::error::{ModelError, Origin};
@@ -78,40 +84,71 @@ impl Redactor {
     }
 }
 
+/// A provider's answer as server-sent events. It ends with a [`ModelError`] if the provider
+/// goes quiet for longer than `stream_idle_timeout`, the connection breaks, or the answer grows
+/// past `max_response_bytes`. Dropping it closes the connection and frees the permit.
+pub(crate) type EventStream = BoxStream<'static, Result<Event, ModelError>>;
+
+/// How the API key travels. Most providers take `Authorization: Bearer`; Anthropic and
+/// Gemini's native API want the bare key in a header of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyHeader {
+    Bearer,
+    /// The bare key in this header (`x-api-key`, `x-goog-api-key`).
+    Named(&'static str),
+}
+
 /// One provider endpoint as seen by one model client.
 pub(crate) struct Transport {
     client: reqwest::Client,
     base_url: Url,
-    auth: Option<HeaderValue>,
+    /// Sent with every request: the key (marked sensitive) and fixed ones like
+    /// `anthropic-version`.
+    headers: HeaderMap,
     redactor: Redactor,
     options: ClientOptions,
     origin: Arc<Origin>,
-    permits: Semaphore,
+    /// An `Arc` so a streamed answer can own its permit for as long as it is read.
+    permits: Arc<Semaphore>,
 }
 
 impl Transport {
+    /// A transport sending the key as `Authorization: Bearer`.
     pub(crate) fn new(
         origin: Origin,
         base_url: Url,
         api_key: Option<&SecretString>,
         options: ClientOptions,
     ) -> Result<Transport, ModelError> {
+        Transport::with_key_header(origin, base_url, api_key, KeyHeader::Bearer, options)
+    }
+
+    pub(crate) fn with_key_header(
+        origin: Origin,
+        base_url: Url,
+        api_key: Option<&SecretString>,
+        key_header: KeyHeader,
+        options: ClientOptions,
+    ) -> Result<Transport, ModelError> {
         let origin = Arc::new(origin);
         let options = options.sanitized();
         let api_key = api_key.filter(|key| !key.expose_secret().is_empty());
-        let auth = match api_key {
-            Some(key) => {
-                let mut value = HeaderValue::try_from(format!("Bearer {}", key.expose_secret()))
-                    .map_err(|_| ModelError::Unsupported {
-                        origin: origin.clone(),
-                        reason: "the API key contains characters not allowed in a header".into(),
-                    })?;
-                // Keeps the value out of reqwest's and hyper's Debug output.
-                value.set_sensitive(true);
-                Some(value)
-            }
-            None => None,
-        };
+        let mut headers = HeaderMap::new();
+        if let Some(key) = api_key {
+            let (name, value) = match key_header {
+                KeyHeader::Bearer => (AUTHORIZATION, format!("Bearer {}", key.expose_secret())),
+                KeyHeader::Named(name) => {
+                    (HeaderName::from_static(name), key.expose_secret().to_owned())
+                }
+            };
+            let mut value = HeaderValue::try_from(value).map_err(|_| ModelError::Unsupported {
+                origin: origin.clone(),
+                reason: "the API key contains characters not allowed in a header".into(),
+            })?;
+            // Keeps the value out of reqwest's and hyper's Debug output.
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
         if !matches!(base_url.scheme(), "http" | "https") || base_url.host().is_none() {
             return Err(ModelError::Unsupported {
                 origin,
@@ -129,12 +166,18 @@ impl Transport {
         Ok(Transport {
             client,
             base_url,
-            auth,
+            headers,
             redactor: Redactor(api_key.cloned()),
-            permits: Semaphore::new(options.concurrency),
+            permits: Arc::new(Semaphore::new(options.concurrency)),
             options,
             origin,
         })
+    }
+
+    /// Adds a header sent with every request (a protocol version, say).
+    pub(crate) fn with_header(mut self, name: &'static str, value: &'static str) -> Self {
+        self.headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+        self
     }
 
     pub(crate) fn origin(&self) -> &Arc<Origin> {
@@ -143,6 +186,11 @@ impl Transport {
 
     pub(crate) fn options(&self) -> &ClientOptions {
         &self.options
+    }
+
+    /// What a stream decoder needs to word its errors the way the transport does.
+    pub(crate) fn stream_errors(&self) -> StreamErrors {
+        StreamErrors { origin: self.origin.clone(), redactor: self.redactor.clone() }
     }
 
     /// `{base_url}/{path}`, keeping the base's path (`/v1`, with or without a trailing slash)
@@ -165,27 +213,146 @@ impl Transport {
         path: &str,
         body: &impl Serialize,
     ) -> Result<Vec<u8>, ModelError> {
-        let _permit = self.permits.acquire().await.map_err(|_| ModelError::Unavailable {
-            origin: self.origin.clone(),
-            reason: "the client is shutting down".into(),
-        })?;
+        let _permit = self.permits.acquire().await.map_err(|_| self.shutting_down())?;
         // Encoded only once a permit is held, so thousands of queued batches do not all sit
         // in memory as JSON at once.
-        let body = serde_json::to_vec(body).map_err(|err| ModelError::Unsupported {
-            origin: self.origin.clone(),
-            reason: format!("the request could not be encoded ({err})"),
-        })?;
-        let body = bytes::Bytes::from(body);
+        let body = self.encode(body)?;
         let url = self.url(path);
         self.retry(path, || self.attempt(url.clone(), body.clone())).await
     }
 
+    /// POSTs `body` as JSON to `path` (plus `query`) and returns the answer as server-sent
+    /// events once the provider has accepted it: a 2xx status and its headers. Everything
+    /// before that (network errors, no headers within `timeout`, 408, 409, 429, 5xx) is
+    /// retried like [`Transport::post_json`]; nothing after it is, since part of the answer
+    /// may already be on its way to the user.
+    ///
+    /// The permit is taken before the first attempt and moves into the stream, so
+    /// `concurrency` bounds the answers being streamed, not just the requests being sent.
+    pub(crate) async fn post_events(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        body: &impl Serialize,
+    ) -> Result<EventStream, ModelError> {
+        let permit =
+            self.permits.clone().acquire_owned().await.map_err(|_| self.shutting_down())?;
+        let body = self.encode(body)?;
+        let mut url = self.url(path);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let response = self.retry(path, || self.open_stream(url.clone(), body.clone())).await?;
+        Ok(self.events(response, permit))
+    }
+
+    fn shutting_down(&self) -> ModelError {
+        ModelError::Unavailable {
+            origin: self.origin.clone(),
+            reason: "the client is shutting down".into(),
+        }
+    }
+
+    fn encode(&self, body: &impl Serialize) -> Result<bytes::Bytes, ModelError> {
+        let body = serde_json::to_vec(body).map_err(|err| ModelError::Unsupported {
+            origin: self.origin.clone(),
+            reason: format!("the request could not be encoded ({err})"),
+        })?;
+        Ok(bytes::Bytes::from(body))
+    }
+
+    fn request(&self, url: Url, body: bytes::Bytes) -> reqwest::RequestBuilder {
+        self.client
+            .post(url)
+            .headers(self.headers.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body)
+    }
+
+    /// One streamed POST, with the per-attempt timeout around sending and receiving the
+    /// headers (and reading an error body), not around the answer itself.
+    async fn open_stream(
+        &self,
+        url: Url,
+        body: bytes::Bytes,
+    ) -> Result<reqwest::Response, Failure> {
+        let request = self.request(url, body).header(ACCEPT, "text/event-stream");
+        let exchange = async {
+            let response = request.send().await.map_err(|err| self.network(err))?;
+            let status = response.status();
+            let is_json = response
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .is_some_and(|value| value.trim_start().starts_with("application/json"));
+            if status.is_success() && !is_json {
+                return Ok(response);
+            }
+            let retry_after = retry_after(response.headers(), SystemTime::now());
+            let body = self.read_body(response).await?;
+            let message = self.redactor.scrub(&provider_message(&body, status));
+            if status.is_success() {
+                // A gateway that ignored `stream: true`, or an error wrapped in a 200.
+                Err(Failure::Invalid(format!("expected an event stream, got JSON: {message}")))
+            } else {
+                Err(Failure::Status { status, message, retry_after })
+            }
+        };
+        match tokio::time::timeout(self.options.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(Failure::Timeout),
+        }
+    }
+
+    /// The accepted response's body as SSE events (parsed by `eventsource-stream`), with the
+    /// idle timeout and size bound applied to the bytes: any traffic, keep-alive comments
+    /// included, shows the provider is alive. The stream owns `permit`.
+    fn events(&self, response: reqwest::Response, permit: OwnedSemaphorePermit) -> EventStream {
+        struct Body {
+            response: reqwest::Response,
+            received: usize,
+            errors: StreamErrors,
+            _permit: OwnedSemaphorePermit,
+        }
+        let idle = self.options.stream_idle_timeout;
+        let limit = self.options.max_response_bytes;
+        let body = Body { response, received: 0, errors: self.stream_errors(), _permit: permit };
+        let chunks = futures::stream::unfold(Some(body), move |body| async move {
+            let mut body = body?;
+            let failure = match tokio::time::timeout(idle, body.response.chunk()).await {
+                Ok(Ok(Some(chunk))) => {
+                    body.received += chunk.len();
+                    if body.received <= limit {
+                        return Some((Ok(chunk), Some(body)));
+                    }
+                    body.errors.invalid(&format!("the answer is larger than {limit} bytes"))
+                }
+                Ok(Ok(None)) => return None,
+                Ok(Err(err)) => body.errors.broken(&err),
+                Err(_) => ModelError::Timeout { origin: body.errors.origin.clone(), after: idle },
+            };
+            // A failure ends the stream (state `None`), dropping the connection and permit.
+            Some((Err(failure), None))
+        });
+        let origin = self.origin.clone();
+        chunks
+            .eventsource()
+            .map(move |event| {
+                event.map_err(|err| {
+                    let reason = match err {
+                        EventStreamError::Transport(err) => return err,
+                        EventStreamError::Utf8(_) => "the event stream is not valid UTF-8",
+                        EventStreamError::Parser(_) => "the event stream is malformed",
+                    };
+                    ModelError::InvalidResponse { origin: origin.clone(), reason: reason.into() }
+                })
+            })
+            .boxed()
+    }
+
     /// One POST with the per-attempt timeout around sending *and* reading the body.
     async fn attempt(&self, url: Url, body: bytes::Bytes) -> Result<Vec<u8>, Failure> {
-        let mut request = self.client.post(url).header(CONTENT_TYPE, "application/json").body(body);
-        if let Some(auth) = &self.auth {
-            request = request.header(AUTHORIZATION, auth.clone());
-        }
+        let request = self.request(url, body);
         let exchange = async {
             let response = request.send().await.map_err(|err| self.network(err))?;
             let status = response.status();
@@ -267,7 +434,7 @@ impl Transport {
                     provider = %origin.provider, model = %origin.model, endpoint = what,
                     attempt = number, failure = ?failure, "model provider call failed"
                 );
-                return Err(self.to_error(failure, number));
+                return Err(to_error(origin.clone(), self.options.timeout, failure, number));
             }
             let delay = match requested {
                 Some(delay) => delay + jitter(delay / 10),
@@ -293,33 +460,83 @@ impl Transport {
             .min(self.options.max_backoff);
         base / 2 + jitter(base / 2)
     }
+}
 
-    fn to_error(&self, failure: Failure, attempts: u32) -> ModelError {
-        let origin = self.origin.clone();
-        let tries =
-            if attempts > 1 { format!(", after {attempts} attempts") } else { String::new() };
-        match failure {
-            Failure::Timeout => ModelError::Timeout { origin, after: self.options.timeout },
-            Failure::Network(reason) => {
-                ModelError::Unavailable { origin, reason: format!("{reason}{tries}") }
+/// The error for a failure that is final after `attempts` attempts of at most `timeout` each.
+fn to_error(origin: Arc<Origin>, timeout: Duration, failure: Failure, attempts: u32) -> ModelError {
+    let tries = if attempts > 1 { format!(", after {attempts} attempts") } else { String::new() };
+    match failure {
+        Failure::Timeout => ModelError::Timeout { origin, after: timeout },
+        Failure::Network(reason) => {
+            ModelError::Unavailable { origin, reason: format!("{reason}{tries}") }
+        }
+        Failure::Status { status, message, retry_after }
+            if status == StatusCode::TOO_MANY_REQUESTS =>
+        {
+            ModelError::RateLimited { origin, retry_after, message }
+        }
+        Failure::Status { status, message, .. }
+            if status.is_server_error() || matches!(status.as_u16(), 408 | 409) =>
+        {
+            ModelError::Unavailable {
+                origin,
+                reason: format!("HTTP {} {message}{tries}", status.as_u16()),
             }
-            Failure::Status { status, message, retry_after }
-                if status == StatusCode::TOO_MANY_REQUESTS =>
-            {
-                ModelError::RateLimited { origin, retry_after, message }
-            }
-            Failure::Status { status, message, .. }
-                if status.is_server_error() || matches!(status.as_u16(), 408 | 409) =>
-            {
-                ModelError::Unavailable {
-                    origin,
-                    reason: format!("HTTP {} {message}{tries}", status.as_u16()),
-                }
-            }
-            Failure::Status { status, message, .. } => {
-                ModelError::Rejected { origin, status: status.as_u16(), message }
-            }
-            Failure::Invalid(reason) => ModelError::InvalidResponse { origin, reason },
+        }
+        Failure::Status { status, message, .. } => {
+            ModelError::Rejected { origin, status: status.as_u16(), message }
+        }
+        Failure::Invalid(reason) => ModelError::InvalidResponse { origin, reason },
+    }
+}
+
+/// Errors found inside an accepted stream, worded like the transport's own: the origin in
+/// each, the key scrubbed from anything the provider said.
+#[derive(Clone)]
+pub(crate) struct StreamErrors {
+    origin: Arc<Origin>,
+    redactor: Redactor,
+}
+
+impl StreamErrors {
+    /// Something in the stream we cannot use (`reason` may quote it: it is scrubbed and
+    /// clipped here).
+    pub(crate) fn invalid(&self, reason: &str) -> ModelError {
+        ModelError::InvalidResponse {
+            origin: self.origin.clone(),
+            reason: clip(&self.redactor.scrub(reason)),
+        }
+    }
+
+    /// An error the provider sent as an event, mapped like the HTTP status it stands for
+    /// (Anthropic's `overloaded_error` is its 529, a rate-limit error a 429) so callers see
+    /// the same kinds whether the failure came before the answer or during it.
+    pub(crate) fn provider(&self, status: u16, message: &str) -> ModelError {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let message = match clip(&self.redactor.scrub(message)) {
+            text if text.is_empty() => "error in the answer stream".to_owned(),
+            text => text,
+        };
+        let failure = Failure::Status { status, message, retry_after: None };
+        to_error(self.origin.clone(), Duration::ZERO, failure, 1)
+    }
+
+    /// The connection failed while the answer was streaming.
+    fn broken(&self, err: &reqwest::Error) -> ModelError {
+        ModelError::Unavailable {
+            origin: self.origin.clone(),
+            reason: format!(
+                "the connection broke during the answer ({})",
+                self.redactor.scrub(&error_chain(err))
+            ),
+        }
+    }
+
+    /// The stream ended before the provider said the answer was complete.
+    pub(crate) fn cut_off(&self) -> ModelError {
+        ModelError::Unavailable {
+            origin: self.origin.clone(),
+            reason: "the answer stream ended before the answer was complete".into(),
         }
     }
 }

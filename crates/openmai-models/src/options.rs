@@ -1,11 +1,13 @@
 use std::time::Duration;
 
 /// How a client talks to its provider. The defaults suit a background indexing job against a
-/// hosted API; interactive callers (chat) will want a shorter `timeout`.
+/// hosted API; [`ClientOptions::chat`] suits interactive chat.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientOptions {
-    /// Limit for one attempt: connecting, sending and reading the whole answer. A timed-out
-    /// attempt is retried like a 5xx.
+    /// Limit for one attempt: connecting, sending and reading the whole answer. For a streamed
+    /// chat answer, only until the status and headers are in (the body is bounded by
+    /// `stream_idle_timeout` instead, since a long answer may rightly take minutes). A
+    /// timed-out attempt is retried like a 5xx.
     pub timeout: Duration,
     /// Attempts after the first one for retryable failures (network errors, timeouts, 408,
     /// 409, 429 and 5xx other than 501/505). `4` means at most five requests.
@@ -26,8 +28,14 @@ pub struct ClientOptions {
     pub max_retry_after: Duration,
     /// Time allowed to open the TCP/TLS connection, within `timeout`.
     pub connect_timeout: Duration,
-    /// Largest response body accepted, so a misbehaving server cannot exhaust memory.
+    /// Largest response body accepted, so a misbehaving server cannot exhaust memory. For a
+    /// streamed answer it bounds the whole stream.
     pub max_response_bytes: usize,
+    /// Longest silence allowed in a streamed answer once it has started: a provider that
+    /// sends nothing (not even a keep-alive) for this long has stalled, and the stream ends
+    /// with [`ModelError::Timeout`](crate::ModelError::Timeout). Not retried: part of the
+    /// answer may already have reached the user.
+    pub stream_idle_timeout: Duration,
 }
 
 impl Default for ClientOptions {
@@ -42,11 +50,35 @@ impl Default for ClientOptions {
             max_retry_after: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(10),
             max_response_bytes: 64 * 1024 * 1024,
+            stream_idle_timeout: Duration::from_secs(60),
         }
     }
 }
 
 impl ClientOptions {
+    /// Presets for interactive chat, where someone is waiting:
+    ///
+    /// - `timeout` 60 s until the answer *starts* (status and headers): long prompts and
+    ///   cold local models take a while to accept, but not longer;
+    /// - `max_retries` 2 with back-off from 500 ms capped at 4 s, and `Retry-After` waited
+    ///   out only up to 20 s: past that, failing fast with a clear error beats a spinner;
+    /// - `concurrency` 64: every conversation holds a permit for its whole answer, so the
+    ///   limit is a ceiling on simultaneous answers, not a batch queue;
+    /// - `stream_idle_timeout` 60 s between two pieces of the answer: reasoning models can
+    ///   think silently for a long time, but a minute of nothing means a stall.
+    pub fn chat() -> Self {
+        ClientOptions {
+            timeout: Duration::from_secs(60),
+            max_retries: 2,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(4),
+            concurrency: 64,
+            max_retry_after: Duration::from_secs(20),
+            stream_idle_timeout: Duration::from_secs(60),
+            ..ClientOptions::default()
+        }
+    }
+
     /// The options with zero sizes raised to one, so a misconfiguration degrades to serial
     /// work instead of dividing by zero or never acquiring a permit.
     pub(crate) fn sanitized(mut self) -> Self {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use url::Url;
 
+use crate::chat::{AnthropicChat, ChatModel, ChatSettings, GeminiChat, OpenAiChat};
 use crate::embed::{Embedder, OpenAiEmbedder};
 use crate::error::{ModelError, Origin, Service};
 use crate::options::ClientOptions;
@@ -23,7 +24,8 @@ pub enum ProviderKind {
 
 impl ProviderKind {
     /// Where the provider lives when the configuration names no `base_url`. Gemini's is its
-    /// OpenAI-compatible surface, which serves `/embeddings` (and chat) with a Bearer key.
+    /// OpenAI-compatible surface, which serves `/embeddings` with a Bearer key; chat uses the
+    /// native API one level up (see [`GeminiChat`]).
     pub fn default_base_url(self) -> Url {
         let url = match self {
             ProviderKind::OpenAi => "https://api.openai.com/v1",
@@ -42,7 +44,8 @@ pub struct ProviderSettings {
     pub kind: ProviderKind,
     /// `None` means the kind's public endpoint ([`ProviderKind::default_base_url`]).
     pub base_url: Option<Url>,
-    /// Sent as `Authorization: Bearer …`; `None` (or empty) for keyless local servers.
+    /// Sent as `Authorization: Bearer …` (Anthropic: `x-api-key`; Gemini's native chat:
+    /// `x-goog-api-key`); `None` (or empty) for keyless local servers.
     pub api_key: Option<SecretString>,
 }
 
@@ -135,6 +138,25 @@ pub fn build_reranker(
             Err(unsupported("this provider has no Cohere/Jina-compatible rerank API"))
         }
     }
+}
+
+/// A chat model `model` at `provider`, speaking the provider kind's own protocol:
+/// [`OpenAiChat`] for OpenAI-compatible servers, [`AnthropicChat`] for Anthropic,
+/// [`GeminiChat`] (native API) for Gemini. `options` would usually be
+/// [`ClientOptions::chat`]; `settings` come from the model catalogue.
+pub fn build_chat_model(
+    provider: &ProviderSettings,
+    model: &str,
+    options: ClientOptions,
+    settings: ChatSettings,
+) -> Result<Arc<dyn ChatModel>, ModelError> {
+    Ok(match provider.kind {
+        ProviderKind::OpenAi => Arc::new(OpenAiChat::new(provider, model, options, settings)?),
+        ProviderKind::Anthropic => {
+            Arc::new(AnthropicChat::new(provider, model, options, settings)?)
+        }
+        ProviderKind::Gemini => Arc::new(GeminiChat::new(provider, model, options, settings)?),
+    })
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
 //! Chat completion: the [`ChatModel`] trait, its request and event types, and the helpers
 //! every caller shares. One adapter per wire format lives beside this module:
 //!
-//! - `openai`: OpenAI-compatible `/chat/completions` (OpenAI, Groq, vLLM, Ollama, LM Studio,
-//!   DeepSeek, Gemini's OpenAI surface…), streamed as SSE `data:` chunks ending in `[DONE]`;
-//! - `anthropic`: Anthropic Messages (`/messages`, `x-api-key`, typed SSE events);
-//! - `gemini`: Gemini's native `models/{model}:streamGenerateContent?alt=sse`;
+//! - [`OpenAiChat`]: OpenAI-compatible `/chat/completions` (OpenAI, Groq, vLLM, Ollama, LM
+//!   Studio, DeepSeek, Gemini's OpenAI surface…), streamed as SSE `data:` chunks ending in
+//!   `[DONE]`;
+//! - [`AnthropicChat`]: Anthropic Messages (`/messages`, `x-api-key`, typed SSE events);
+//! - [`GeminiChat`]: Gemini's native `models/{model}:streamGenerateContent?alt=sse`;
 //! - [`crate::offline`]: the built-in extractive responder (no network at all).
 //!
 //! Every model is driven the same way: [`ChatModel::stream`] resolves once the provider has
@@ -22,6 +23,34 @@ use futures::stream::BoxStream;
 use crate::BoxFuture;
 use crate::error::{ModelError, Origin};
 
+mod anthropic;
+mod decode;
+mod gemini;
+mod openai;
+
+pub use anthropic::AnthropicChat;
+pub use gemini::GeminiChat;
+pub use openai::OpenAiChat;
+
+/// What configuration says about a chat model: providers do not report either reliably (an
+/// OpenAI-compatible server cannot say whether its model has vision), so the catalogue does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChatSettings {
+    /// Whether [`Part::Image`] may be sent. A request with images to a model without fails
+    /// with [`ModelError::Unsupported`] before any call.
+    pub accepts_images: bool,
+    /// The context window, prompt and answer together, in tokens.
+    pub context_tokens: usize,
+}
+
+impl Default for ChatSettings {
+    /// Text only, and 8192 tokens: a size every current model reaches, so prompts built for
+    /// it fit anywhere.
+    fn default() -> Self {
+        ChatSettings { accepts_images: false, context_tokens: 8192 }
+    }
+}
+
 /// Who said a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -37,7 +66,10 @@ pub enum Part {
     Text(String),
     /// An image, sent inline (base64) in the form each provider wants. Only for models that
     /// accept images (see [`ChatModel::accepts_images`]).
-    Image { media_type: String, data: Arc<[u8]> },
+    Image {
+        media_type: String,
+        data: Arc<[u8]>,
+    },
 }
 
 /// One turn of the conversation.
@@ -219,7 +251,10 @@ pub struct Completion {
 }
 
 /// Runs a completion to its end and gathers it.
-pub async fn complete(model: &dyn ChatModel, request: ChatRequest) -> Result<Completion, ModelError> {
+pub async fn complete(
+    model: &dyn ChatModel,
+    request: ChatRequest,
+) -> Result<Completion, ModelError> {
     let mut stream = model.stream(request).await?;
     let mut completion = Completion::default();
     while let Some(event) = stream.next().await {
