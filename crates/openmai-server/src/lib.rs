@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod jobs;
 pub mod knowledge;
 pub mod state;
 pub mod wire;

@@ -669,7 +669,15 @@ mod knowledge {
             };
             let queued = store.write(move |db| db.enqueue_job(&job)).await.unwrap();
             let now = Timestamp::now();
-            assert_eq!(store.read(|db| db.next_job_due()).await.unwrap(), Some(queued.run_after));
+            assert_eq!(
+                store.read(|db| db.next_job_due(&["ingest"])).await.unwrap(),
+                Some(queued.run_after)
+            );
+            // Workers of other kinds neither see nor take it.
+            assert_eq!(store.read(|db| db.next_job_due(&["webhook"])).await.unwrap(), None);
+            let other =
+                store.write(move |db| db.claim_job("w", now, 60_000, &["webhook", "reply"])).await;
+            assert_eq!(other.unwrap(), None, "{engine}");
 
             // Many claimers at once: exactly one gets it.
             let mut claims = Vec::new();
@@ -677,7 +685,7 @@ mod knowledge {
                 let store = store.clone();
                 claims.push(tokio::spawn(async move {
                     store
-                        .write(move |db| db.claim_job(&format!("w{i}"), now, 60_000))
+                        .write(move |db| db.claim_job(&format!("w{i}"), now, 60_000, &["ingest"]))
                         .await
                         .unwrap()
                 }));
@@ -703,24 +711,33 @@ mod knowledge {
                 .await
                 .unwrap();
             assert_eq!(
-                store.write(move |db| db.claim_job("x", now, 60_000)).await.unwrap(),
+                store.write(move |db| db.claim_job("x", now, 60_000, &["ingest"])).await.unwrap(),
                 None,
                 "{engine}: not due yet"
             );
             let later = now.plus_millis(2_000);
-            let again =
-                store.write(move |db| db.claim_job("w2", later, 1_000)).await.unwrap().unwrap();
+            let again = store
+                .write(move |db| db.claim_job("w2", later, 1_000, &["ingest"]))
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!((again.attempts, again.last_error.as_deref()), (2, Some("provider 503")));
 
             // w2 "crashes": once its lease runs out, another worker takes the job over.
             let during = later.plus_millis(500);
             assert_eq!(
-                store.write(move |db| db.claim_job("w3", during, 1_000)).await.unwrap(),
+                store
+                    .write(move |db| db.claim_job("w3", during, 1_000, &["ingest"]))
+                    .await
+                    .unwrap(),
                 None
             );
             let after = later.plus_millis(1_500);
-            let taken =
-                store.write(move |db| db.claim_job("w3", after, 60_000)).await.unwrap().unwrap();
+            let taken = store
+                .write(move |db| db.claim_job("w3", after, 60_000, &["ingest"]))
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!((taken.locked_by.as_deref(), taken.attempts), (Some("w3"), 3), "{engine}");
             assert!(
                 !store

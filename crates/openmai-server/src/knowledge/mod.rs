@@ -56,7 +56,7 @@ pub struct Inner {
     pub local: Option<Arc<LocalStore>>,
     pub models: models::Models,
     /// Wakes idle ingestion workers when a job is queued.
-    pub wake: Notify,
+    pub wake: Arc<Notify>,
     /// Announces each file whose ingestion ended (`done` or `failed`), for pages that show
     /// progress and for tests that wait for it.
     pub settled: tokio::sync::broadcast::Sender<Uuid>,
@@ -192,7 +192,7 @@ impl Knowledge {
             blobs,
             local,
             models: models::Models::from_config(config, catalog)?,
-            wake: Notify::new(),
+            wake: Arc::new(Notify::new()),
             settled: tokio::sync::broadcast::channel(256).0,
             settings: Settings {
                 max_upload_bytes: config.max_upload_bytes,

@@ -4,20 +4,18 @@
 //! back-off and fails the file after [`MAX_ATTEMPTS`]; a crash leaves a lease that runs out,
 //! and another worker (or this one after a restart) takes the job over.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use openmai_store::models::{FileStatus, Job, NewChunk};
 use openmai_types::Timestamp;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+use crate::jobs;
 
 use crate::knowledge::parse::{self, Outcome};
 use crate::knowledge::{INGEST_JOB, Knowledge, MAX_ATTEMPTS, REEMBED_JOB, faq_text};
 
-/// How long an idle worker waits before looking at the queue again, when nothing wakes it.
-const IDLE_POLL: Duration = Duration::from_secs(30);
+/// The job kinds ingestion workers run.
+pub const KINDS: &[&str] = &[INGEST_JOB, REEMBED_JOB];
 
 /// Starts `count` workers; they stop when `shutdown` is cancelled.
 pub fn spawn(
@@ -25,51 +23,17 @@ pub fn spawn(
     count: usize,
     shutdown: CancellationToken,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let process = Uuid::new_v4().simple().to_string();
-    (0..count)
-        .map(|n| {
-            let knowledge = knowledge.clone();
-            let worker = format!("{}-{n}", &process[..12]);
-            let shutdown = shutdown.clone();
-            tokio::spawn(async move { run(knowledge, worker, shutdown).await })
-        })
-        .collect()
-}
-
-async fn run(knowledge: Knowledge, worker: String, shutdown: CancellationToken) {
-    let lease_ms = i64::try_from(knowledge.settings.lease.as_millis()).unwrap_or(60_000);
-    loop {
-        // Registered before looking, so a job queued meanwhile still wakes us.
-        let wake = knowledge.wake.notified();
-        tokio::pin!(wake);
-        wake.as_mut().enable();
-        let name = worker.clone();
-        let claimed =
-            knowledge.store.write(move |db| db.claim_job(&name, Timestamp::now(), lease_ms)).await;
-        match claimed {
-            Ok(Some(job)) => {
-                tokio::select! {
-                    () = handle(&knowledge, &worker, job) => {}
-                    () = shutdown.cancelled() => return,
-                }
-                continue;
-            }
-            Ok(None) => {}
-            Err(err) => tracing::warn!(%err, "could not claim a job"),
-        }
-        let pause = match knowledge.store.read(|db| db.next_job_due()).await {
-            Ok(Some(due)) => Duration::from_millis(
-                u64::try_from((due.millis() - Timestamp::now().millis()).max(50)).unwrap_or(50),
-            )
-            .min(IDLE_POLL),
-            _ => IDLE_POLL,
-        };
-        tokio::select! {
-            () = &mut wake => {}
-            () = tokio::time::sleep(pause) => {}
-            () = shutdown.cancelled() => return,
-        }
-    }
+    let queue = jobs::Queue {
+        store: knowledge.store.clone(),
+        kinds: KINDS,
+        wake: knowledge.wake.clone(),
+        lease: knowledge.settings.lease,
+    };
+    let knowledge = knowledge.clone();
+    jobs::spawn(&queue, "ingest", count, shutdown, move |job, worker| {
+        let knowledge = knowledge.clone();
+        async move { handle(&knowledge, &worker, job).await }
+    })
 }
 
 /// How a job ended.
@@ -82,69 +46,22 @@ enum Ending {
 }
 
 async fn handle(knowledge: &Knowledge, worker: &str, job: Job) {
-    let lost = Arc::new(Notify::new());
-    let keeper = keep_lease(knowledge, worker, job.id, lost.clone());
-    let work = async {
-        if job.attempts > job.max_attempts {
-            let last = job
-                .last_error
-                .clone()
-                .unwrap_or_else(|| "the worker stopped while processing it".into());
-            return Ending::Fail(format!(
-                "Gave up after {} attempts. Last problem: {last}",
-                job.max_attempts
-            ));
-        }
+    let ending = if job.attempts > job.max_attempts {
+        let last = job
+            .last_error
+            .clone()
+            .unwrap_or_else(|| "the worker stopped while processing it".into());
+        Ending::Fail(format!("Gave up after {} attempts. Last problem: {last}", job.max_attempts))
+    } else {
         match job.kind.as_str() {
             INGEST_JOB => ingest(knowledge, &job).await,
             REEMBED_JOB => reembed(knowledge, &job).await,
             other => Ending::Fail(format!("Unknown job kind {other:?}.")),
         }
     };
-    let ending = tokio::select! {
-        ending = work => Some(ending),
-        // The job was cancelled (its file deleted) or taken over: stop, writing nothing.
-        () = lost.notified() => None,
-    };
-    keeper.abort();
-    let Some(ending) = ending else { return };
     if let Err(err) = finish(knowledge, worker, &job, ending).await {
         tracing::warn!(%err, job = %job.id, "could not record a job's end");
     }
-}
-
-/// Renews the job's lease at a third of its length; tells `lost` when the job is no
-/// longer ours.
-fn keep_lease(
-    knowledge: &Knowledge,
-    worker: &str,
-    job: Uuid,
-    lost: Arc<Notify>,
-) -> tokio::task::JoinHandle<()> {
-    let knowledge = knowledge.clone();
-    let worker = worker.to_owned();
-    tokio::spawn(async move {
-        let lease = knowledge.settings.lease;
-        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(60_000);
-        loop {
-            tokio::time::sleep(lease / 3).await;
-            let name = worker.clone();
-            match knowledge
-                .store
-                .write(move |db| {
-                    db.renew_job_lease(job, &name, Timestamp::now().plus_millis(lease_ms))
-                })
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => {
-                    lost.notify_one();
-                    return;
-                }
-                Err(err) => tracing::warn!(%err, "could not renew a job's lease"),
-            }
-        }
-    })
 }
 
 async fn finish(
@@ -174,7 +91,7 @@ async fn finish(
             }
         }
         Ending::Retry(reason) if job.attempts < MAX_ATTEMPTS.min(job.max_attempts) => {
-            let delay = backoff(knowledge.settings.retry_delay, job.attempts);
+            let delay = jobs::backoff(knowledge.settings.retry_delay, job.attempts);
             tracing::info!(job = %id, %reason, ?delay, "retrying a job");
             knowledge
                 .store
@@ -218,12 +135,6 @@ async fn finish(
         }
     }
     Ok(())
-}
-
-/// `first`, twice that, four times … up to 5 minutes.
-fn backoff(first: Duration, attempts: i64) -> Duration {
-    let exponent = u32::try_from(attempts.clamp(1, 7) - 1).unwrap_or(0);
-    (first * 2_u32.pow(exponent)).min(Duration::from_secs(300))
 }
 
 /// Deletes a temporary file when dropped.

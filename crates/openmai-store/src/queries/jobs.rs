@@ -4,7 +4,7 @@ use uuid::Uuid;
 use crate::error::{Result, StoreError};
 use crate::models::{Job, JobStatus, NewJob, new_id};
 use crate::params;
-use crate::sql::{Db, Dialect, Row};
+use crate::sql::{Db, Dialect, Param, Row, placeholders};
 
 const COLUMNS: &str = "id, kind, organization_id, subject_id, payload, status, attempts, \
     max_attempts, run_after, locked_by, locked_until, last_error, created_at, updated_at";
@@ -62,14 +62,15 @@ impl Db<'_> {
         job_from_row(self.query_one(&sql, params![id])?)
     }
 
-    /// Takes the next job that is due: a queued one whose time has come, or a running one
-    /// whose worker stopped renewing its lease (it crashed). The claim counts an attempt.
-    /// On PostgreSQL, `SKIP LOCKED` lets any number of workers claim concurrently.
+    /// Takes the next job of one of `kinds` that is due: a queued one whose time has come, or
+    /// a running one whose worker stopped renewing its lease (it crashed). The claim counts an
+    /// attempt. On PostgreSQL, `SKIP LOCKED` lets any number of workers claim concurrently.
     pub fn claim_job(
         &mut self,
         worker: &str,
         now: Timestamp,
         lease_ms: i64,
+        kinds: &[&str],
     ) -> Result<Option<Job>> {
         let skip_locked = match self.dialect() {
             Dialect::Sqlite => "",
@@ -78,13 +79,16 @@ impl Db<'_> {
         let sql = format!(
             "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, \
              attempts = attempts + 1, updated_at = $3 \
-             WHERE id = (SELECT id FROM jobs WHERE (status = 'queued' AND run_after <= $3) \
-             OR (status = 'running' AND locked_until < $3) \
+             WHERE id = (SELECT id FROM jobs WHERE ((status = 'queued' AND run_after <= $3) \
+             OR (status = 'running' AND locked_until < $3)) AND kind IN ({}) \
              ORDER BY run_after, created_at, id LIMIT 1{skip_locked}) \
-             RETURNING {COLUMNS}"
+             RETURNING {COLUMNS}",
+            placeholders(4, kinds.len())
         );
         let until = now.plus_millis(lease_ms);
-        self.query_opt(&sql, params![worker, until, now])?.map(job_from_row).transpose()
+        let mut values = vec![Param::from(worker), Param::from(until), Param::from(now)];
+        values.extend(kinds.iter().map(|kind| Param::Text(kind)));
+        self.query_opt(&sql, &values)?.map(job_from_row).transpose()
     }
 
     /// Extends the lease of a job the worker still holds; false when it no longer does (the
@@ -145,12 +149,17 @@ impl Db<'_> {
         )
     }
 
-    /// When the next queued job becomes due, if any (so idle workers can sleep until then).
-    pub fn next_job_due(&mut self) -> Result<Option<Timestamp>> {
+    /// When the next job of one of `kinds` becomes due, if any (so idle workers can sleep
+    /// until then).
+    pub fn next_job_due(&mut self, kinds: &[&str]) -> Result<Option<Timestamp>> {
+        let values: Vec<Param<'_>> = kinds.iter().map(|kind| Param::Text(kind)).collect();
         let row = self.query_one(
-            "SELECT MIN(CASE WHEN status = 'queued' THEN run_after ELSE locked_until END) FROM jobs \
-             WHERE status IN ('queued', 'running')",
-            params![],
+            &format!(
+                "SELECT MIN(CASE WHEN status = 'queued' THEN run_after ELSE locked_until END) \
+                 FROM jobs WHERE status IN ('queued', 'running') AND kind IN ({})",
+                placeholders(1, kinds.len())
+            ),
+            &values,
         )?;
         let mut row = row;
         row.opt_timestamp(0)
