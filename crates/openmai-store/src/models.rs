@@ -645,6 +645,9 @@ pub struct Message {
     pub organization_id: Uuid,
     pub conversation_id: Uuid,
     pub message_type: MessageType,
+    /// The user for incoming messages, the assistant for replies.
+    pub sender_id: Option<Uuid>,
+    pub sender_name: String,
     pub content: String,
     pub status: MessageStatus,
     /// `like`, `dislike`, or none.
@@ -670,6 +673,8 @@ pub struct NewMessage {
     pub organization_id: Uuid,
     pub conversation_id: Uuid,
     pub message_type: MessageType,
+    pub sender_id: Option<Uuid>,
+    pub sender_name: String,
     pub content: String,
     pub status: MessageStatus,
     pub reply_to_id: Option<Uuid>,

@@ -785,6 +785,8 @@ mod conversations {
             organization_id: org,
             conversation_id: conversation,
             message_type: MessageType::Incoming,
+            sender_id: None,
+            sender_name: "Ada".into(),
             content: text.into(),
             status: MessageStatus::Done,
             reply_to_id: None,

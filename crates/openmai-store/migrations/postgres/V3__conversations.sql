@@ -74,6 +74,9 @@ CREATE TABLE messages (
     organization_id UUID NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     conversation_id UUID NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
     message_type TEXT NOT NULL,
+    -- Who wrote it: the user (or contact) for incoming messages, the assistant for replies.
+    sender_id UUID,
+    sender_name TEXT NOT NULL DEFAULT '',
     content TEXT NOT NULL,
     status TEXT NOT NULL,
     feedback TEXT,

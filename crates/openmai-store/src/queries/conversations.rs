@@ -42,13 +42,13 @@ fn conversation_from_row(mut row: Row) -> Result<Conversation> {
 }
 
 const MESSAGE_COLUMNS: &str = "m.id, m.organization_id, m.conversation_id, m.message_type, \
-    m.content, m.status, m.feedback, m.reply_to_id, m.query_metadata, m.content_payload, \
+    m.sender_id, m.sender_name, m.content, m.status, m.feedback, m.reply_to_id, m.query_metadata, m.content_payload, \
     m.citations, m.model, m.input_tokens, m.output_tokens, m.words_count, m.error, \
     m.created_at, m.updated_at";
 
 fn message_from_row(mut row: Row) -> Result<Message> {
     let kind = row.text(3)?;
-    let status = row.text(5)?;
+    let status = row.text(7)?;
     Ok(Message {
         id: row.uuid(0)?,
         organization_id: row.uuid(1)?,
@@ -57,25 +57,27 @@ fn message_from_row(mut row: Row) -> Result<Message> {
             column: 3,
             message: format!("unknown message type {kind:?}"),
         })?,
-        content: row.text(4)?,
+        sender_id: row.opt_uuid(4)?,
+        sender_name: row.text(5)?,
+        content: row.text(6)?,
         status: MessageStatus::parse(&status).ok_or_else(|| StoreError::Decode {
-            column: 5,
+            column: 7,
             message: format!("unknown message status {status:?}"),
         })?,
-        feedback: row.opt_text(6)?,
-        reply_to_id: row.opt_uuid(7)?,
-        query_metadata: row.opt_json(8)?,
-        content_payload: row.opt_json(9)?,
-        citations: row.opt_json(10)?,
-        model: row.opt_text(11)?,
+        feedback: row.opt_text(8)?,
+        reply_to_id: row.opt_uuid(9)?,
+        query_metadata: row.opt_json(10)?,
+        content_payload: row.opt_json(11)?,
+        citations: row.opt_json(12)?,
+        model: row.opt_text(13)?,
         usage: MessageUsage {
-            input_tokens: row.i64(12)?,
-            output_tokens: row.i64(13)?,
-            words_count: row.i64(14)?,
+            input_tokens: row.i64(14)?,
+            output_tokens: row.i64(15)?,
+            words_count: row.i64(16)?,
         },
-        error: row.opt_text(15)?,
-        created_at: row.timestamp(16)?,
-        updated_at: row.timestamp(17)?,
+        error: row.opt_text(17)?,
+        created_at: row.timestamp(18)?,
+        updated_at: row.timestamp(19)?,
         attachments: Vec::new(),
     })
 }
@@ -190,13 +192,16 @@ impl Db<'_> {
             let now = Timestamp::now();
             db.execute(
                 "INSERT INTO messages (id, organization_id, conversation_id, message_type, \
-                 content, status, reply_to_id, query_metadata, content_payload, created_at, \
-                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 sender_id, sender_name, content, status, reply_to_id, query_metadata, \
+                 content_payload, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 params![
                     id,
                     org,
                     new.conversation_id,
                     new.message_type.as_str(),
+                    new.sender_id,
+                    &new.sender_name,
                     &new.content,
                     new.status.as_str(),
                     new.reply_to_id,
