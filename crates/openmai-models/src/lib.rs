@@ -16,17 +16,22 @@
 //! never the API key, and which maps to the `Provider*` rows of the shared error table.
 //!
 //! - [`chat::ChatModel`]: chat completion, streamed, with tool calls (see [`chat`]).
+//! - [`OfflineResponder`]: the built-in offline chat model, which answers extractively from
+//!   the retrieved passages with citations (no network, no key), so a fresh install answers
+//!   questions before any provider is configured (see [`offline`]).
 
 pub mod chat;
 mod embed;
 mod error;
 mod http;
+pub mod offline;
 mod options;
 mod provider;
 mod rerank;
 
 pub use embed::{EmbedKind, Embedder, OpenAiEmbedder};
 pub use error::{ModelError, Origin, Service};
+pub use offline::{OfflineAnswer, OfflineResponder};
 pub use options::ClientOptions;
 pub use provider::{
     MissingKeyVariable, ProviderKind, ProviderSettings, build_embedder, build_reranker,
