@@ -23,11 +23,16 @@
 //! idle timeout between pieces; the retries cover everything until the answer starts. Failures
 //! are one [`ModelError`] whose `Display` names the provider and model and never the API key,
 //! and which maps to the `Provider*` rows of the shared error table.
+//!
+//! - [`OfflineResponder`]: the built-in offline chat model, which answers extractively from
+//!   the retrieved passages with citations (no network, no key), so a fresh install answers
+//!   questions before any provider is configured (see [`offline`]).
 
 pub mod chat;
 mod embed;
 mod error;
 mod http;
+pub mod offline;
 mod options;
 mod provider;
 mod rerank;
@@ -35,6 +40,7 @@ mod rerank;
 pub use chat::{AnthropicChat, ChatSettings, GeminiChat, OpenAiChat};
 pub use embed::{EmbedKind, Embedder, OpenAiEmbedder};
 pub use error::{ModelError, Origin, Service};
+pub use offline::{OfflineAnswer, OfflineResponder};
 pub use options::ClientOptions;
 pub use provider::{
     MissingKeyVariable, ProviderKind, ProviderSettings, build_chat_model, build_embedder,
