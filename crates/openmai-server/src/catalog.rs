@@ -167,6 +167,8 @@ mod tests {
                 chat_models: vec!["gpt-4o-mini".into()],
                 embedding_models: vec!["text-embedding-3-small".into()],
                 reranker_models: vec![],
+                vision_models: vec![],
+                context_tokens: 8192,
             }],
             default_chat_model: Some("openai/gpt-4o-mini".into()),
             ..Config::default()

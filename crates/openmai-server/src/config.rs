@@ -40,6 +40,12 @@ const ENV_KEYS: &[&str] = &[
     "job_retry_delay_ms",
     "storage",
     "search_index",
+    "reply_workers",
+    "stream_keep_alive_seconds",
+    "webhook_timeout_seconds",
+    "webhook_max_attempts",
+    "webhook_retry_delay_ms",
+    "outbound_allow_private_networks",
 ];
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -100,6 +106,22 @@ pub struct Config {
     /// Where the search index lives: `auto` (in PostgreSQL when the database is PostgreSQL
     /// with pgvector, else embedded in `data_dir`), `embedded` or `postgres`.
     pub search_index: SearchIndexKind,
+    /// Replies to asynchronous messages (`POST messages/`) and webhook deliveries run at once
+    /// by this process; 0 leaves them to other processes (`openmai worker`).
+    pub reply_workers: usize,
+    /// A streamed completion sends an SSE comment after this many quiet seconds, so proxies
+    /// and clients do not drop a connection waiting on a slow model.
+    pub stream_keep_alive_seconds: u64,
+    /// How long a webhook receiver has to answer one delivery.
+    pub webhook_timeout_seconds: u64,
+    /// Deliveries of one webhook before giving up; each failure (no answer or a non-2xx)
+    /// waits `webhook_retry_delay_ms`, doubling each time, up to 5 minutes.
+    pub webhook_max_attempts: i64,
+    pub webhook_retry_delay_ms: u64,
+    /// Whether webhooks (and other outbound requests) may go to loopback, private, link-local
+    /// and other non-public addresses. Off by default, so an assistant's webhook URL cannot be
+    /// used to reach the server's own network.
+    pub outbound_allow_private_networks: bool,
     /// The `openmai` executable that parses files in a child process (default: this one).
     /// Tests, which run the server inside the test binary, point it at the built binary.
     #[serde(skip)]
@@ -176,6 +198,12 @@ impl Default for Config {
             storage: StorageKind::Local,
             s3: None,
             search_index: SearchIndexKind::Auto,
+            reply_workers: 4,
+            stream_keep_alive_seconds: 15,
+            webhook_timeout_seconds: 10,
+            webhook_max_attempts: 6,
+            webhook_retry_delay_ms: 5_000,
+            outbound_allow_private_networks: false,
             parser_executable: None,
         }
     }
@@ -214,6 +242,17 @@ pub struct ProviderConfig {
     pub embedding_models: Vec<String>,
     #[serde(default)]
     pub reranker_models: Vec<String>,
+    /// Chat models among `chat_models` that accept images (vision models); image attachments
+    /// go to them, other models are told an image was attached.
+    #[serde(default)]
+    pub vision_models: Vec<String>,
+    /// Tokens of prompt and answer the chat models take (the prompt is cut to fit).
+    #[serde(default = "default_context_tokens")]
+    pub context_tokens: usize,
+}
+
+fn default_context_tokens() -> usize {
+    8192
 }
 
 /// Values given on the command line; they beat every other source.
@@ -270,6 +309,15 @@ impl Config {
         anyhow::ensure!(self.ingest_memory_mb >= 64, "ingest_memory_mb must be at least 64");
         anyhow::ensure!(self.job_lease_seconds >= 1, "job_lease_seconds must be at least 1");
         anyhow::ensure!(
+            self.stream_keep_alive_seconds >= 1,
+            "stream_keep_alive_seconds must be at least 1"
+        );
+        anyhow::ensure!(
+            self.webhook_timeout_seconds >= 1,
+            "webhook_timeout_seconds must be at least 1"
+        );
+        anyhow::ensure!(self.webhook_max_attempts >= 1, "webhook_max_attempts must be at least 1");
+        anyhow::ensure!(
             self.storage != StorageKind::S3 || self.s3.is_some(),
             "storage = \"s3\" needs an [s3] section (bucket, region, access_key_id, secret_access_key; endpoint for MinIO and the like)"
         );
@@ -289,6 +337,19 @@ impl Config {
                 "provider {:?} is defined twice",
                 provider.name
             );
+            anyhow::ensure!(
+                provider.context_tokens >= 1024,
+                "provider {:?}: context_tokens must be at least 1024",
+                provider.name
+            );
+            if let Some(model) =
+                provider.vision_models.iter().find(|m| !provider.chat_models.contains(m))
+            {
+                anyhow::bail!(
+                    "provider {:?}: vision model {model:?} is not among its chat_models",
+                    provider.name
+                );
+            }
         }
         Ok(())
     }

@@ -57,6 +57,8 @@ enum Body {
     /// Errors of a list's items, one object per item (`{}` for the valid ones), as DRF's
     /// `many=True` serializers report them; under a field, or as the whole body.
     Items(Option<String>, Vec<FieldErrors>),
+    /// The errors of a nested object, under its field: `{"message": {"content": ["…"]}}`.
+    Nested(String, FieldErrors),
 }
 
 /// An error on its way to the client. Internal causes are logged, never sent.
@@ -129,6 +131,17 @@ impl ApiError {
         }
     }
 
+    /// 400 with the field errors of the object under `field`, as DRF reports a nested
+    /// serializer's errors.
+    pub fn nested(field: &str, errors: FieldErrors) -> Self {
+        ApiError {
+            code: Code::ValidationError,
+            body: Body::Nested(field.to_owned(), errors),
+            headers: Vec::new(),
+            cause: None,
+        }
+    }
+
     /// 400 with a single error not tied to a field.
     pub fn non_field(message: impl Into<String>) -> Self {
         let mut errors = FieldErrors::default();
@@ -177,7 +190,7 @@ impl ApiError {
     pub fn detail(&self) -> Option<&str> {
         match &self.body {
             Body::Detail(detail) | Body::DetailWithCode(detail, _) => Some(detail),
-            Body::Fields(_) | Body::Items(..) => None,
+            Body::Fields(_) | Body::Items(..) | Body::Nested(..) => None,
         }
     }
 }
@@ -206,6 +219,9 @@ impl std::fmt::Display for ApiError {
                     write!(f, "{field}: ")?;
                 }
                 f.write_str(&serde_json::to_string(items).unwrap_or_default())
+            }
+            Body::Nested(field, errors) => {
+                write!(f, "{field}: {}", serde_json::to_string(errors).unwrap_or_default())
             }
         }
     }
@@ -237,6 +253,9 @@ impl IntoResponse for ApiError {
             Body::Items(None, items) => (status, Json(items)).into_response(),
             Body::Items(Some(field), items) => {
                 (status, Json(serde_json::json!({ field.as_str(): items }))).into_response()
+            }
+            Body::Nested(field, errors) => {
+                (status, Json(serde_json::json!({ field.as_str(): errors }))).into_response()
             }
         };
         let headers: &mut HeaderMap = response.headers_mut();

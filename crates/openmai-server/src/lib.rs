@@ -5,12 +5,14 @@ pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod catalog;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod console;
 pub mod error;
 pub mod jobs;
 pub mod knowledge;
+pub mod outbound;
 pub mod state;
 pub mod wire;
 
@@ -44,7 +46,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 /// Every route: the API (and its OpenAPI document), the console, health.
 pub fn router(state: AppState) -> anyhow::Result<Router> {
-    let (routes, openapi) = api::router()
+    let max_upload = usize::try_from(state.config.max_upload_bytes).unwrap_or(usize::MAX);
+    let (routes, openapi) = api::router(max_upload)
         .merge(api::uploads::storage_router())
         .merge(console::router())
         .split_for_parts();
@@ -80,7 +83,8 @@ pub async fn serve(
         .await
 }
 
-/// Starts `count` ingestion workers (none when 0). On SQLite, jobs left "running" by a
+/// Starts `count` ingestion workers and the configured number of conversation workers
+/// (replies to asynchronous messages, webhook deliveries). On SQLite, jobs left "running" by a
 /// process that died are queued again first: one process owns the file, so nobody else is
 /// working on them. The returned token stops the workers.
 pub async fn start_workers(
@@ -88,7 +92,8 @@ pub async fn start_workers(
     count: usize,
 ) -> anyhow::Result<tokio_util::sync::CancellationToken> {
     let token = tokio_util::sync::CancellationToken::new();
-    if count == 0 {
+    let replies = state.chat.settings.workers;
+    if count == 0 && replies == 0 {
         return Ok(token);
     }
     if state.store.dialect() == openmai_store::Dialect::Sqlite {
@@ -98,6 +103,7 @@ pub async fn start_workers(
         }
     }
     knowledge::worker::spawn(&state.knowledge, count, token.clone());
+    chat::jobs::spawn(state, replies, token.clone());
     Ok(token)
 }
 

@@ -10,6 +10,7 @@ use crate::auth::jwt::Jwt;
 use crate::auth::keys::{self, KeyCache};
 use crate::auth::throttle::Throttle;
 use crate::catalog::Catalog;
+use crate::chat::Chat;
 use crate::config::Config;
 use crate::knowledge::Knowledge;
 
@@ -29,6 +30,8 @@ pub struct Inner {
     pub jwt: Jwt,
     /// Knowledge bases at work: index, blobs, models, the ingestion queue.
     pub knowledge: Knowledge,
+    /// Assistants at work: chat models, replies, webhooks.
+    pub chat: Chat,
 }
 
 impl Deref for AppState {
@@ -51,9 +54,11 @@ impl AppState {
         let jwt = Jwt::new(secret.as_bytes(), &config);
         let catalog = Catalog::from_config(&config);
         let knowledge = Knowledge::open(&config, store.clone(), &catalog).await?;
+        let chat = Chat::from_config(&config, &catalog)?;
         Ok(AppState(Arc::new(Inner {
             catalog,
             knowledge,
+            chat,
             keys: keys::new_cache(),
             throttle: Throttle::per_minute(config.rate_limit_per_minute),
             login_throttle: Throttle::per_minute(config.login_attempts_per_minute),

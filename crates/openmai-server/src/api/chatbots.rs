@@ -49,7 +49,11 @@ pub struct ChatbotView {
     pub reranker_model: Option<Uuid>,
     pub instructions: String,
     pub webhook_url: Option<String>,
+    /// The assistant's API web chat: conversations started through the API live in it.
     pub api_web_chat_id: Option<String>,
+    /// The key webhook deliveries are signed with: `X-OpenMai-Signature` carries
+    /// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+    pub webhook_secret: String,
     #[schema(value_type = String, example = "1728181396000")]
     pub created_at: Timestamp,
     #[schema(value_type = String, example = "1728181396000")]
@@ -135,7 +139,8 @@ impl From<Chatbot> for ChatbotView {
             reranker_model: c.reranker_model_id,
             instructions: c.instructions,
             webhook_url: c.webhook_url,
-            api_web_chat_id: None,
+            api_web_chat_id: c.api_web_chat_id.map(|id| id.to_string()),
+            webhook_secret: c.webhook_secret,
             created_at: c.created_at,
             updated_at: c.updated_at,
             organization: c.organization_id,
@@ -229,6 +234,8 @@ pub fn defaults(organization_id: Uuid, catalog: &Catalog) -> Chatbot {
         created_at: Timestamp(0),
         updated_at: Timestamp(0),
         knowledge_bases: Vec::new(),
+        webhook_secret: String::new(),
+        api_web_chat_id: None,
     }
 }
 

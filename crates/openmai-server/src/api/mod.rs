@@ -3,13 +3,18 @@
 //! `utoipa_axum::routes!`, so the OpenAPI document at `/api/v1/schema/` covers all of them by
 //! construction.
 
+pub mod attachments;
 pub mod auth;
 pub mod chatbots;
+pub mod completions;
+pub mod conversations;
 pub mod health;
+pub mod inboxes;
 pub mod kb_documents;
 pub mod kb_faqs;
 pub mod kb_files;
 pub mod knowledge_bases;
+pub mod messages;
 pub mod models;
 pub mod organizations;
 pub mod parsers;
@@ -18,6 +23,8 @@ pub mod schema;
 pub mod scope;
 pub mod uploads;
 pub mod users;
+pub mod web_chats;
+pub mod webhook_records;
 
 use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
@@ -42,6 +49,7 @@ use crate::state::AppState;
         (name = "chatbots", description = "AI assistants"),
         (name = "models", description = "Model catalogues"),
         (name = "knowledge-bases", description = "Knowledge bases: files, labels, FAQs, chunks, search"),
+        (name = "conversations", description = "Conversations, messages, attachments, web chats and inboxes"),
         (name = "uploads", description = "Presigned uploads and the embedded storage endpoint"),
         (name = "system", description = "Health and this document"),
         (name = "console", description = "The web console: HTML pages and their forms, on a \
@@ -66,14 +74,22 @@ impl Modify for ApiKeyAuth {
     }
 }
 
-/// Every API route, with its OpenAPI description.
-pub fn router() -> OpenApiRouter<AppState> {
+/// Every API route, with its OpenAPI description. Direct uploads (multipart attachments) may
+/// be `max_upload_bytes` large.
+pub fn router(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .merge(auth::router())
         .merge(users::router())
         .merge(organizations::router())
         .merge(permissions::router())
         .merge(chatbots::router())
+        .merge(completions::router())
+        .merge(conversations::router())
+        .merge(messages::router())
+        .merge(attachments::router(max_upload_bytes))
+        .merge(web_chats::router())
+        .merge(inboxes::router())
+        .merge(webhook_records::router())
         .merge(models::router())
         .merge(knowledge_bases::router())
         .merge(kb_files::router())

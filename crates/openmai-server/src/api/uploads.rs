@@ -190,7 +190,7 @@ async fn download(
 }
 
 /// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded` (RFC 6266).
-fn content_disposition(filename: &str) -> String {
+pub fn content_disposition(filename: &str) -> String {
     let ascii: String = filename
         .chars()
         .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })

@@ -18,7 +18,8 @@ pub struct Models {
     rerankers: HashMap<Uuid, Arc<dyn Reranker>>,
 }
 
-fn kind(kind: ConfiguredKind) -> ProviderKind {
+/// The models crate's name for a configured provider kind.
+pub fn provider_kind(kind: ConfiguredKind) -> ProviderKind {
     match kind {
         ConfiguredKind::Openai => ProviderKind::OpenAi,
         ConfiguredKind::Anthropic => ProviderKind::Anthropic,
@@ -40,7 +41,7 @@ impl Models {
                 provider.api_key_env.as_deref(),
             )
             .map_err(|e| anyhow::anyhow!("provider {:?}: {e}", provider.name))?;
-            let mut settings = ProviderSettings::new(&provider.name, kind(provider.kind));
+            let mut settings = ProviderSettings::new(&provider.name, provider_kind(provider.kind));
             settings.base_url.clone_from(&provider.base_url);
             settings.api_key = key;
             for model in &provider.embedding_models {

@@ -4,6 +4,7 @@
 //! ([`links`]).
 
 pub mod casing;
+pub mod cursor;
 pub mod form;
 pub mod links;
 pub mod pagination;

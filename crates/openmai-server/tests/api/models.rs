@@ -83,6 +83,8 @@ async fn configured_providers_add_their_models_to_the_catalogues() {
                 chat_models: vec!["gpt-4o-mini".into(), "gpt-4o".into()],
                 embedding_models: vec!["text-embedding-3-small".into()],
                 reranker_models: vec![],
+                vision_models: vec!["gpt-4o".into()],
+                context_tokens: 128_000,
             }];
             config.default_chat_model = Some("openai/gpt-4o".into());
         },

@@ -290,6 +290,26 @@ impl Db<'_> {
         Ok(messages)
     }
 
+    /// The reply already written to `message`, if any.
+    pub fn find_reply_to(
+        &mut self,
+        organization_id: Uuid,
+        message: Uuid,
+    ) -> Result<Option<Message>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.organization_id = $1 \
+             AND m.reply_to_id = $2 ORDER BY m.created_at, m.id LIMIT 1"
+        );
+        match self.query_opt(&sql, params![organization_id, message])? {
+            Some(row) => {
+                let mut found = vec![message_from_row(row)?];
+                self.attach_attachments(&mut found)?;
+                Ok(found.pop())
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Writes a reply's outcome into a (pending) outgoing message.
     pub fn finish_reply(
         &mut self,
