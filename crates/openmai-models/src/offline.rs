@@ -1059,7 +1059,8 @@ fn segment<'a>(doc: usize, text: &'a str, units: &mut Vec<Unit<'a>>) {
             continue;
         }
         end_table(units, table.take());
-        let next = lines.get(n + 1).copied().unwrap_or("");
+        // Plain-text headings are often set off by a blank line: look past it.
+        let next = lines[n + 1..].iter().find(|l| !l.is_empty()).copied().unwrap_or("");
         if is_heading(line, next) {
             heading = Some(push(units, line, Kind::Heading, n));
             continue;
@@ -1472,6 +1473,21 @@ mod tests {
         assert_eq!(a.text, "退票手續費：每張20元。發車後不受理退票。[2]");
         let a = answer("有哪些注意事項？", &fares());
         assert_eq!(a.text, "注意事項：\n- 兒童票為全票半價\n- 敬老票限65歲以上[2]");
+    }
+
+    #[test]
+    fn a_heading_set_off_by_a_blank_line_is_still_a_heading() {
+        let docs = [doc(
+            "refund.txt",
+            "台湾高铁退票规定\n\n旅客可于开车前办理退票，并支付百分之十手续费。\n\n订位说明\n\n\
+             旅客可在网站或车站订位。",
+        )];
+        let answer = OfflineResponder::default().answer("高鐵的退票規定是什麼？", &docs);
+        assert!(answer.grounded);
+        assert_eq!(
+            answer.text,
+            "臺灣高鐵退票規定\n旅客可於開車前辦理退票，並支付百分之十手續費。[1]"
+        );
     }
 
     #[test]

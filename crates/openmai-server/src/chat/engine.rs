@@ -23,7 +23,7 @@ use openmai_store::models::{
     Attachment, Chatbot, KbFile, Message, MessageStatus, MessageType, MessageUsage, NewMessage,
     ReplyOutcome,
 };
-use openmai_types::Code;
+use openmai_types::{Code, ErrorCode};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -278,7 +278,11 @@ pub async fn start(state: &AppState, turn: &Turn) -> ApiResult<Reply> {
             }
         }
         Responder::Model(model) => {
-            let stream = model.stream(prompt.request).await.map_err(ApiError::from)?;
+            // The provider's own words (key-free) say more than the table's default text.
+            let stream = model
+                .stream(prompt.request)
+                .await
+                .map_err(|err| ApiError::with_detail(err.error_code(), err.to_string()))?;
             Reply {
                 pieces: Pieces::Model(stream),
                 converter: None,
@@ -316,9 +320,21 @@ pub async fn run(
 ) -> ApiResult<Message> {
     let mut failure: Option<String> = None;
     loop {
+        // The listener leaving is noticed while the model is silent too (its connection fails
+        // at the next keep-alive), not only when the next piece cannot be sent.
+        let gone = async {
+            match &sink {
+                Some(sink) => sink.closed().await,
+                None => std::future::pending().await,
+            }
+        };
         let next = tokio::select! {
             next = reply.next() => next,
             () = stop.cancelled() => {
+                failure = Some(DISCONNECTED.to_owned());
+                break;
+            }
+            () = gone => {
                 failure = Some(DISCONNECTED.to_owned());
                 break;
             }
@@ -419,6 +435,10 @@ async fn store_reply(
             })
         })
         .await?;
+    let _ = state.chat.happened.send(crate::chat::Happened::Replied {
+        conversation: stored.conversation_id,
+        message: stored.id,
+    });
     Ok(stored)
 }
 

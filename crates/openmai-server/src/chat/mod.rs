@@ -67,7 +67,19 @@ pub struct Inner {
     pub outbound: Outbound,
     /// Wakes idle conversation workers when a reply or a delivery is queued.
     pub wake: Arc<Notify>,
+    /// Announces each reply stored and each webhook delivery attempt, for pages that show
+    /// conversations live and for tests that wait for them.
+    pub happened: tokio::sync::broadcast::Sender<Happened>,
     pub settings: Settings,
+}
+
+/// Something the conversation machinery did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Happened {
+    /// A reply (complete or failed) was stored in a conversation.
+    Replied { conversation: Uuid, message: Uuid },
+    /// A webhook delivery was attempted (and recorded).
+    Delivered { chatbot: Uuid, message: Uuid, delivered: bool },
 }
 
 /// What answering needs from the configuration.
@@ -138,6 +150,7 @@ impl Chat {
             responders,
             outbound,
             wake: Arc::new(Notify::new()),
+            happened: tokio::sync::broadcast::channel(256).0,
             settings: Settings {
                 keep_alive: Duration::from_secs(config.stream_keep_alive_seconds),
                 workers: config.reply_workers,

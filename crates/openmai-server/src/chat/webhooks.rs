@@ -126,6 +126,11 @@ pub async fn deliver(
     };
     record.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     state.store.write(move |db| db.insert_webhook_record(&record)).await?;
+    let _ = state.chat.happened.send(crate::chat::Happened::Delivered {
+        chatbot: chatbot.id,
+        message: message_id,
+        delivered: matches!(delivery, Delivery::Delivered),
+    });
     Ok(delivery)
 }
 

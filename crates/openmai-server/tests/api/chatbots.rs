@@ -15,15 +15,17 @@ async fn creating_a_chatbot_answers_201_with_the_full_camel_case_shape() {
             .post("/api/v1/chatbots/", json!({"name": "Helper", "largeLanguageModel": llm, "rag": rag}))
             .await;
         assert_eq!(status, 201, "{bot}");
-        crate::snapshot!(keys(&bot), @"apiWebChatId,builtInWorkflow,createdAt,databaseType,databaseUrl,embeddingModel,enableChineseConversion,id,instructions,knowledgeBases,largeLanguageModel,name,numberOfRetrievedChunks,organization,outputFormat,outputMode,rag,replyMode,rerankerModel,template,totalWordsCount,unanswerableTemplate,updatedAt,webhookUrl,workflow");
+        crate::snapshot!(keys(&bot), @"apiWebChatId,builtInWorkflow,createdAt,databaseType,databaseUrl,embeddingModel,enableChineseConversion,id,instructions,knowledgeBases,largeLanguageModel,name,numberOfRetrievedChunks,organization,outputFormat,outputMode,rag,replyMode,rerankerModel,template,totalWordsCount,unanswerableTemplate,updatedAt,webhookSecret,webhookUrl,workflow");
         assert!(is_uuid(&bot["id"]));
         assert!(is_timestamp(&bot["createdAt"]) && is_timestamp(&bot["updatedAt"]));
         assert_eq!(bot["organization"], json!(app.organization_id().await.to_string()));
         let mut settings = bot.clone();
-        for volatile in ["id", "createdAt", "updatedAt", "organization", "largeLanguageModel", "rag"] {
+        assert!(is_uuid(&bot["apiWebChatId"]));
+        assert_eq!(bot["webhookSecret"].as_str().unwrap().len(), 64);
+        for volatile in ["id", "createdAt", "updatedAt", "organization", "largeLanguageModel", "rag", "apiWebChatId", "webhookSecret"] {
             settings.as_object_mut().unwrap().remove(volatile);
         }
-        crate::snapshot!(settings.to_string(), @r#"{"apiWebChatId":null,"builtInWorkflow":null,"databaseType":null,"databaseUrl":null,"embeddingModel":null,"enableChineseConversion":false,"instructions":"","knowledgeBases":[],"name":"Helper","numberOfRetrievedChunks":12,"outputFormat":null,"outputMode":"text","replyMode":"normal","rerankerModel":null,"template":null,"totalWordsCount":0,"unanswerableTemplate":null,"webhookUrl":null,"workflow":null}"#);
+        crate::snapshot!(settings.to_string(), @r#"{"builtInWorkflow":null,"databaseType":null,"databaseUrl":null,"embeddingModel":null,"enableChineseConversion":false,"instructions":"","knowledgeBases":[],"name":"Helper","numberOfRetrievedChunks":12,"outputFormat":null,"outputMode":"text","replyMode":"normal","rerankerModel":null,"template":null,"totalWordsCount":0,"unanswerableTemplate":null,"webhookUrl":null,"workflow":null}"#);
         assert_eq!((&bot["largeLanguageModel"], &bot["rag"]), (&json!(llm), &json!(rag)));
     })
     .await;

@@ -498,6 +498,9 @@ async fn the_openapi_document_is_yaml_by_default_and_json_on_request() {
         crate::snapshot!(paths.join("\n"), @r#"
 /
 /api/v1/allowed-file-types/
+/api/v1/attachments/
+/api/v1/attachments/{id}/
+/api/v1/attachments/{id}/download/
 /api/v1/auth/login/
 /api/v1/auth/logout/
 /api/v1/auth/password/change/
@@ -509,6 +512,7 @@ async fn the_openapi_document_is_yaml_by_default_and_json_on_request() {
 /api/v1/chatbot-text-nodes/
 /api/v1/chatbots/
 /api/v1/chatbots/{id}/
+/api/v1/chatbots/{id}/completions/
 /api/v1/chatbots/{id}/faqs/
 /api/v1/chatbots/{id}/faqs/batch-delete/
 /api/v1/chatbots/{id}/faqs/{faqId}/
@@ -517,8 +521,14 @@ async fn the_openapi_document_is_yaml_by_default_and_json_on_request() {
 /api/v1/chatbots/{id}/files/{fileId}/
 /api/v1/chatbots/{id}/files/{fileId}/latest-failed-reason/
 /api/v1/chatbots/{id}/search/
+/api/v1/chatbots/{id}/webhook-records/
+/api/v1/conversations/
+/api/v1/conversations/{id}/
+/api/v1/conversations/{id}/attachments/
 /api/v1/embedding-models/
 /api/v1/faqs/
+/api/v1/inboxes/
+/api/v1/inboxes/{id}/
 /api/v1/knowledge-bases/
 /api/v1/knowledge-bases/{id}/
 /api/v1/knowledge-bases/{id}/documents/
@@ -537,6 +547,9 @@ async fn the_openapi_document_is_yaml_by_default_and_json_on_request() {
 /api/v1/knowledge-bases/{id}/labels/
 /api/v1/knowledge-bases/{id}/labels/{labelId}/
 /api/v1/knowledge-bases/{id}/search/
+/api/v1/messages/
+/api/v1/messages/outgoing/
+/api/v1/messages/{id}/
 /api/v1/organizations/
 /api/v1/organizations/{id}/
 /api/v1/organizations/{id}/members/
@@ -551,6 +564,8 @@ async fn the_openapi_document_is_yaml_by_default_and_json_on_request() {
 /api/v1/users/
 /api/v1/users/current/
 /api/v1/users/{id}/
+/api/v1/web-chats/
+/api/v1/web-chats/{id}/
 /console/
 /console/account/api-keys
 /console/account/api-keys/{id}/revoke
