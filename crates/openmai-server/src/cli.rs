@@ -233,6 +233,103 @@ impl Client {
     }
 }
 
+/// What `openmai chat` prints after the answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatEnd {
+    pub conversation: String,
+    /// The cited files (`name, p. N`), in citation order.
+    pub sources: Vec<String>,
+}
+
+impl Client {
+    /// An assistant by id or by exact name.
+    pub async fn find_chatbot(&self, name_or_id: &str) -> anyhow::Result<Value> {
+        let mut path = "chatbots/?pageSize=1000".to_owned();
+        loop {
+            let page = self.get(&path).await?;
+            for chatbot in page["results"].as_array().into_iter().flatten() {
+                if chatbot["id"] == name_or_id || chatbot["name"] == name_or_id {
+                    return Ok(chatbot.clone());
+                }
+            }
+            match page["next"].as_str() {
+                Some(next) => path = next.split("/api/v1/").nth(1).unwrap_or_default().to_owned(),
+                None => bail!("no assistant is named or has the id {name_or_id:?}"),
+            }
+        }
+    }
+
+    /// `openmai chat`: asks an assistant through the streaming completions API, handing each
+    /// piece of the answer to `piece` as it arrives, and returns the conversation (to continue
+    /// it) and the sources the answer cites.
+    pub async fn chat(
+        &self,
+        assistant: &str,
+        question: &str,
+        conversation: Option<&str>,
+        mut piece: impl FnMut(&str),
+    ) -> anyhow::Result<ChatEnd> {
+        use eventsource_stream::Eventsource;
+        use futures::StreamExt;
+
+        let chatbot = self.find_chatbot(assistant).await?;
+        let id = chatbot["id"].as_str().context("assistant id")?;
+        let body = json!({
+            "conversation": conversation,
+            "message": { "content": question },
+            "isStreaming": true,
+        });
+        let response = self
+            .http
+            .post(self.url(&format!("chatbots/{id}/completions/")))
+            .header("Authorization", format!("Api-Key {}", self.key))
+            .json(&body)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach OpenMai at {}", self.base))?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("{} {}", status.as_u16(), response.text().await?);
+        }
+        let mut events = response.bytes_stream().eventsource();
+        let mut conversation_id = None;
+        while let Some(event) = events.next().await {
+            let event = event.context("the answer stream broke off")?;
+            let chunk: Value = serde_json::from_str(&event.data)
+                .with_context(|| format!("unreadable event {:?}", event.data))?;
+            conversation_id = chunk["conversationId"].as_str().map(str::to_owned);
+            if chunk["done"] == true {
+                if let Some(error) = chunk["error"].as_str() {
+                    bail!("the answer stopped: {error}");
+                }
+                break;
+            }
+            piece(chunk["content"].as_str().unwrap_or_default());
+        }
+        let conversation = conversation_id.context("the answer named no conversation")?;
+        let latest = self.get(&format!("messages/?conversation={conversation}&pageSize=1")).await?;
+        let sources = latest["results"][0]["citationNodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|node| {
+                let node = &node["chatbotTextNode"];
+                let name = node["filename"].as_str().unwrap_or_default();
+                match node["pageNumber"].as_i64() {
+                    Some(page) => format!("{name}, p. {page}"),
+                    None => name.to_owned(),
+                }
+            })
+            .fold(Vec::new(), |mut sources: Vec<String>, source| {
+                if !sources.contains(&source) {
+                    sources.push(source);
+                }
+                sources
+            });
+        Ok(ChatEnd { conversation, sources })
+    }
+}
+
 /// Files under `paths` (folders recursively) whose extension OpenMai parses, sorted.
 pub fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let supported = |path: &Path| {

@@ -48,6 +48,17 @@ enum Command {
     /// Knowledge bases, through a running server's API.
     #[command(subcommand)]
     Kb(KbCommand),
+    /// Ask an assistant (by name or id) through a running server's API; the answer streams
+    /// into the terminal, followed by its sources.
+    Chat {
+        assistant: String,
+        question: String,
+        /// Continue this conversation (printed after each answer).
+        #[arg(long)]
+        conversation: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
     /// Parse one file and print the outcome as JSON (the server runs this in a child process).
     #[command(hide = true)]
     IngestFile(openmai_server::knowledge::parse::ChildArgs),
@@ -169,6 +180,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Kb(command) => kb(command).await,
+        Command::Chat { assistant, question, conversation, api } => {
+            chat(&assistant, &question, conversation.as_deref(), &api).await
+        }
         Command::Serve { bind, store } => {
             let config = Config::load(file, &overrides(&store, bind))?;
             init_logging(&config, "info");
@@ -260,6 +274,36 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     openmai_server::serve(router, listener, shutdown_signal()).await?;
     workers.cancel();
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn chat(
+    assistant: &str,
+    question: &str,
+    conversation: Option<&str>,
+    api: &ApiArgs,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let client = openmai_server::cli::Client::new(api)?;
+    let mut out = std::io::stdout();
+    let end = client
+        .chat(assistant, question, conversation, |piece| {
+            // Shown as it arrives: flushed per piece.
+            let _ = out.write_all(piece.as_bytes());
+            let _ = out.flush();
+        })
+        .await?;
+    println!();
+    if !end.sources.is_empty() {
+        println!("\nSources:");
+        for (n, source) in end.sources.iter().enumerate() {
+            println!("  [{}] {source}", n + 1);
+        }
+    }
+    eprintln!(
+        "conversation: {} (continue with --conversation {})",
+        end.conversation, end.conversation
+    );
     Ok(())
 }
 

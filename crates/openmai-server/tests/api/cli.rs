@@ -333,7 +333,7 @@ fn banner_key(banner: &str) -> String {
 }
 
 #[test]
-fn kb_commands_create_ingest_a_folder_and_search() {
+fn kb_commands_create_ingest_a_folder_and_search_and_chat() {
     let db = TestDatabase::sqlite();
     let data = tempfile::tempdir().unwrap();
     let mut server = Server::start(
@@ -369,6 +369,57 @@ fn kb_commands_create_ingest_a_folder_and_search() {
     assert!(found.status.success(), "{}", stderr(&found));
     let out = stdout(&found);
     assert!(out.starts_with("1. [") && out.contains("退貨.txt"), "{out}");
+
+    // An assistant answering from it, asked from the terminal and then asked again.
+    let base = server.base.clone();
+    let assistant = block_on(async {
+        let client = reqwest::Client::new();
+        let kbs: serde_json::Value = client
+            .get(format!("{base}/api/v1/knowledge-bases/"))
+            .header("Authorization", format!("Api-Key {key}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let settings: serde_json::Value = client
+            .get(format!("{base}/api/v1/chatbot-settings/"))
+            .header("Authorization", format!("Api-Key {key}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let created: serde_json::Value = client
+            .post(format!("{base}/api/v1/chatbots/"))
+            .header("Authorization", format!("Api-Key {key}"))
+            .json(&serde_json::json!({"name": "店員", "largeLanguageModel": settings[0]["llms"][0]["id"],
+                "rag": settings[0]["id"], "knowledgeBases": [kbs["results"][0]["id"]]}))
+            .send().await.unwrap().json().await.unwrap();
+        created["name"].as_str().unwrap().to_owned()
+    });
+    let asked = api(openmai().args(["chat", &assistant, "退貨規定是什麼？"]));
+    assert!(asked.status.success(), "{}", stderr(&asked));
+    let out = stdout(&asked);
+    assert!(
+        out.contains("商品到貨七天內可以退貨。[1]") && out.contains("Sources:\n  [1] 退貨.txt"),
+        "{out}"
+    );
+    let conversation = stderr(&asked)
+        .lines()
+        .find_map(|l| l.strip_prefix("conversation: "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no conversation in {}", stderr(&asked)))
+        .to_owned();
+    let again =
+        api(openmai().args(["chat", &assistant, "Shipping?", "--conversation", &conversation]));
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stdout(&again).contains("Orders ship in two days."), "{}", stdout(&again));
+    let nobody = api(openmai().args(["chat", "nobody", "hi"]));
+    assert!(!nobody.status.success());
+    assert!(stderr(&nobody).contains("no assistant is named"), "{}", stderr(&nobody));
 
     let missing = api(openmai().args(["kb", "search", "nope", "x"]));
     assert!(!missing.status.success());
