@@ -155,14 +155,16 @@ impl Transport {
                 reason: "the base URL must be an http(s) URL with a host".into(),
             });
         }
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("openmai/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(options.connect_timeout.min(options.timeout))
-            .build()
-            .map_err(|err| ModelError::Unavailable {
-                origin: origin.clone(),
-                reason: format!("the HTTP client could not be set up ({})", error_chain(&err)),
-            })?;
+            .connect_timeout(options.connect_timeout.min(options.timeout));
+        if options.http2_prior_knowledge {
+            builder = builder.http2_prior_knowledge();
+        }
+        let client = builder.build().map_err(|err| ModelError::Unavailable {
+            origin: origin.clone(),
+            reason: format!("the HTTP client could not be set up ({})", error_chain(&err)),
+        })?;
         Ok(Transport {
             client,
             base_url,

@@ -31,6 +31,10 @@ pub struct ClientOptions {
     /// Largest response body accepted, so a misbehaving server cannot exhaust memory. For a
     /// streamed answer it bounds the whole stream.
     pub max_response_bytes: usize,
+    /// Speak HTTP/2 without TLS ("prior knowledge", h2c) to a plain-`http` provider, so every
+    /// request in flight shares a few connections instead of holding one socket each. For
+    /// gateways that support it; `https` providers negotiate HTTP/2 by themselves.
+    pub http2_prior_knowledge: bool,
     /// Longest silence allowed in a streamed answer once it has started: a provider that
     /// sends nothing (not even a keep-alive) for this long has stalled, and the stream ends
     /// with [`ModelError::Timeout`](crate::ModelError::Timeout). Not retried: part of the
@@ -50,6 +54,7 @@ impl Default for ClientOptions {
             max_retry_after: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(10),
             max_response_bytes: 64 * 1024 * 1024,
+            http2_prior_knowledge: false,
             stream_idle_timeout: Duration::from_secs(60),
         }
     }
@@ -62,8 +67,9 @@ impl ClientOptions {
     ///   cold local models take a while to accept, but not longer;
     /// - `max_retries` 2 with back-off from 500 ms capped at 4 s, and `Retry-After` waited
     ///   out only up to 20 s: past that, failing fast with a clear error beats a spinner;
-    /// - `concurrency` 64: every conversation holds a permit for its whole answer, so the
-    ///   limit is a ceiling on simultaneous answers, not a batch queue;
+    /// - `concurrency` 256: every conversation holds a permit for its whole answer, so the
+    ///   limit is a ceiling on simultaneous answers, not a batch queue (raise it per provider
+    ///   for large deployments);
     /// - `stream_idle_timeout` 60 s between two pieces of the answer: reasoning models can
     ///   think silently for a long time, but a minute of nothing means a stall.
     pub fn chat() -> Self {
@@ -72,7 +78,7 @@ impl ClientOptions {
             max_retries: 2,
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(4),
-            concurrency: 64,
+            concurrency: 256,
             max_retry_after: Duration::from_secs(20),
             stream_idle_timeout: Duration::from_secs(60),
             ..ClientOptions::default()

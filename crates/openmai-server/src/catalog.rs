@@ -169,6 +169,8 @@ mod tests {
                 reranker_models: vec![],
                 vision_models: vec![],
                 context_tokens: 8192,
+                max_concurrent_requests: None,
+                http2_prior_knowledge: false,
             }],
             default_chat_model: Some("openai/gpt-4o-mini".into()),
             ..Config::default()

@@ -249,6 +249,13 @@ pub struct ProviderConfig {
     /// Tokens of prompt and answer the chat models take (the prompt is cut to fit).
     #[serde(default = "default_context_tokens")]
     pub context_tokens: usize,
+    /// Answers streamed from each chat model at once; more wait for a turn. Default 256.
+    #[serde(default)]
+    pub max_concurrent_requests: Option<usize>,
+    /// Speak HTTP/2 without TLS (h2c) to a plain-`http` gateway that supports it, so all
+    /// answers in flight share a few connections. `https` providers negotiate HTTP/2 anyway.
+    #[serde(default)]
+    pub http2_prior_knowledge: bool,
 }
 
 fn default_context_tokens() -> usize {

@@ -78,6 +78,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = tower::util::MapRequestLayer::new(wire::path::normalize).layer(router);
+    // Streamed answers are many small writes: without TCP_NODELAY, Nagle's algorithm holds
+    // each behind the client's delayed ACK (about 40 ms a piece).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(%err, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
         .with_graceful_shutdown(shutdown)
         .await

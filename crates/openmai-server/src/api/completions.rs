@@ -228,8 +228,10 @@ async fn store_question(
                     Some(conversation) => conversation.id,
                     None => {
                         let web_chat = web_chat.ok_or(openmai_store::StoreError::NotFound)?;
-                        let inbox = db.get_inbox_of_web_chat(org, web_chat)?;
-                        db.insert_conversation(org, inbox.id, Some(user))?.id
+                        let inbox = db
+                            .find_inbox_of_web_chat(org, web_chat)?
+                            .ok_or(openmai_store::StoreError::NotFound)?;
+                        db.insert_conversation(org, inbox, Some(user))?.id
                     }
                 };
                 let sender_name = db.get_user(user)?.name;

@@ -168,9 +168,9 @@ async fn create(
     let inbox = form.uuid("inbox", Rule::NULLABLE);
     let inbox = match (web_chat, inbox) {
         (Input::Set(web_chat), _) => {
-            match state.store.read(move |db| db.get_inbox_of_web_chat(org, web_chat)).await {
-                Ok(inbox) => Some(inbox.id),
-                Err(_) => {
+            match state.store.read(move |db| db.find_inbox_of_web_chat(org, web_chat)).await {
+                Ok(Some(inbox)) => Some(inbox),
+                _ => {
                     form.error("webChat", msg::does_not_exist(&web_chat.to_string()));
                     None
                 }

@@ -133,9 +133,14 @@ impl Chat {
                     accepts_images: provider.vision_models.contains(name),
                     context_tokens: provider.context_tokens,
                 };
-                let client =
-                    openmai_models::build_chat_model(&settings, name, ClientOptions::chat(), chat)
-                        .map_err(|e| anyhow::anyhow!("provider {:?}: {e}", provider.name))?;
+                let defaults = ClientOptions::chat();
+                let options = ClientOptions {
+                    concurrency: provider.max_concurrent_requests.unwrap_or(defaults.concurrency),
+                    http2_prior_knowledge: provider.http2_prior_knowledge,
+                    ..defaults
+                };
+                let client = openmai_models::build_chat_model(&settings, name, options, chat)
+                    .map_err(|e| anyhow::anyhow!("provider {:?}: {e}", provider.name))?;
                 let id =
                     crate::catalog::model_id(crate::catalog::ModelKind::Chat, &provider.name, name);
                 responders

@@ -104,6 +104,32 @@ async fn conversations_and_messages_page_by_cursor_and_stay_in_their_organisatio
         let (_, by_inbox) = app.get(&format!("/api/v1/conversations/?inbox={inbox}")).await;
         assert_eq!(by_inbox["results"].as_array().unwrap().len(), 1);
 
+        // The web chat's image upload: presigned upload, then registered in the conversation,
+        // then sent with a message (the Python example's objects, the C# example's ids).
+        let key = crate::completions::upload_attachment(&app, "螢幕截圖.png", b"\x89PNG fake".to_vec()).await;
+        let (status, attachment) = app
+            .post(&format!("/api/v1/conversations/{id}/attachments/"), json!({"file": key, "filename": "螢幕截圖.png", "type": "image"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{attachment}");
+        assert_eq!((attachment["conversation"].clone(), attachment["type"].clone()), (json!(id), json!("image")));
+        assert!(attachment["file"].as_str().unwrap().starts_with(&app.base));
+        let (status, with_image) = app
+            .post("/api/v1/messages/", json!({"conversation": id, "content": "看這張", "attachments": [attachment["id"]]}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{with_image}");
+        assert_eq!(with_image["attachments"][0]["filename"], "螢幕截圖.png");
+        replies(&mut happened, 1).await;
+        let text = status_and_text(app.request(Method::POST, "/api/v1/conversations/00000000-0000-0000-0000-000000000000/attachments/").json(&json!({"file": key, "filename": "x.png"}))).await;
+        snapshot!(text, @r#"404 {"detail":"Not found."}"#);
+        let text = status_and_text(app.request(Method::POST, &format!("/api/v1/conversations/{id}/attachments/")).json(&json!({"file": "uploads/nope", "filename": "x.png"}))).await;
+        snapshot!(text, @r#"400 {"file":["The file has not been uploaded (no object has this key)."]}"#);
+        let (_, attachments) = app.get("/api/v1/attachments/").await;
+        assert_eq!(attachments["count"], 1);
+        let (status, _) = app.delete(&format!("/api/v1/attachments/{}/", attachment["id"].as_str().unwrap())).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _) = app.get(&format!("/api/v1/attachments/{}/", attachment["id"].as_str().unwrap())).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
         // Bad bodies, and another organisation.
         let post = |body: Value| status_and_text(app.request(Method::POST, "/api/v1/messages/").json(&body));
         let text = post(json!({})).await;

@@ -70,6 +70,8 @@ impl FakeLlm {
             reranker_models: vec![],
             vision_models: vec![VISION_MODEL.into()],
             context_tokens: 8192,
+            max_concurrent_requests: None,
+            http2_prior_knowledge: false,
         }
     }
 

@@ -85,6 +85,8 @@ async fn configured_providers_add_their_models_to_the_catalogues() {
                 reranker_models: vec![],
                 vision_models: vec!["gpt-4o".into()],
                 context_tokens: 128_000,
+                max_concurrent_requests: None,
+                http2_prior_knowledge: false,
             }];
             config.default_chat_model = Some("openai/gpt-4o".into());
         },

@@ -205,6 +205,21 @@ impl Db<'_> {
         inbox_from_row(self.query_one(&sql, params![organization_id, id])?)
     }
 
+    /// The id of the inbox whose channel is `web_chat_id`: what starting a conversation needs,
+    /// without the inbox's computed counts.
+    pub fn find_inbox_of_web_chat(
+        &mut self,
+        organization_id: Uuid,
+        web_chat_id: Uuid,
+    ) -> Result<Option<Uuid>> {
+        self.query_opt(
+            "SELECT id FROM inboxes WHERE organization_id = $1 AND web_chat_id = $2",
+            params![organization_id, web_chat_id],
+        )?
+        .map(|mut row| row.uuid(0))
+        .transpose()
+    }
+
     /// The inbox whose channel is `web_chat_id`.
     pub fn get_inbox_of_web_chat(
         &mut self,
