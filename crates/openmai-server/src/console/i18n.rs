@@ -239,6 +239,24 @@ pub struct Text {
     pub msg_min_before: &'static str,
     pub msg_min_after: &'static str,
     pub msg_overlap: &'static str,
+
+    // Assistant form: templates, knowledge bases, webhook.
+    pub section_answers: &'static str,
+    pub field_template: &'static str,
+    pub template_hint: &'static str,
+    pub field_unanswerable_template: &'static str,
+    pub unanswerable_hint: &'static str,
+    pub section_knowledge: &'static str,
+    pub field_knowledge_bases: &'static str,
+    pub knowledge_bases_hint: &'static str,
+    pub no_kbs_to_link: &'static str,
+    pub retrieved_chunks_hint: &'static str,
+    pub section_integration: &'static str,
+    pub field_webhook_url: &'static str,
+    pub webhook_hint: &'static str,
+    pub field_webhook_secret: &'static str,
+    pub field_chinese_conversion: &'static str,
+    pub msg_not_url: &'static str,
 }
 
 pub static ZH_TW: Text = Text {
@@ -466,6 +484,23 @@ pub static ZH_TW: Text = Text {
     msg_min_before: "請輸入不小於 ",
     msg_min_after: " 的數值。",
     msg_overlap: "段落重疊不可超過段落長度的一半。",
+    // Assistant form: templates, knowledge bases, webhook.
+    section_answers: "回答範本",
+    field_template: "回答範本",
+    template_hint: "可使用 {{ answer }}（相符常見問題的答案）與 {{ question }}（使用者的問題）。「範本」模式只以相符的常見問題透過此範本回答，找不到時改用無法回答範本；「混合」模式下，相符的常見問題直接以此範本回答，其他問題交給大語言模型。留白則直接回覆常見問題的答案。",
+    field_unanswerable_template: "無法回答範本",
+    unanswerable_hint: "「範本」模式找不到相符的常見問題時，或關聯知識庫中沒有相關內容時，以此回覆；可使用 {{ question }}。",
+    section_knowledge: "知識庫",
+    field_knowledge_bases: "關聯知識庫",
+    knowledge_bases_hint: "AI 助理會從勾選的知識庫檢索段落與常見問題來回答。",
+    no_kbs_to_link: "此組織尚無知識庫。",
+    retrieved_chunks_hint: "每次回答最多採用的段落數。",
+    section_integration: "整合",
+    field_webhook_url: "Webhook 網址",
+    webhook_hint: "每則新訊息會以 POST 傳送到此網址。標頭 X-OpenMai-Signature: t=…,v1=… 中，v1 是以 Webhook 密鑰對「t.內容」計算的 HMAC-SHA256（十六進位）。",
+    field_webhook_secret: "Webhook 密鑰",
+    field_chinese_conversion: "將回答轉換為台灣繁體中文",
+    msg_not_url: "請輸入有效的網址。",
 };
 
 pub static EN: Text = Text {
@@ -693,6 +728,23 @@ pub static EN: Text = Text {
     msg_min_before: "Enter a value no less than ",
     msg_min_after: ".",
     msg_overlap: "The overlap may be at most half the chunk size.",
+    // Assistant form: templates, knowledge bases, webhook.
+    section_answers: "Answer templates",
+    field_template: "Answer template",
+    template_hint: "{{ answer }} (the matching FAQ's answer) and {{ question }} (the person's question) are filled in. Template mode answers only from a matching FAQ, through this template, and with the unanswerable template when none matches; hybrid mode answers a matching FAQ this way and asks the language model otherwise. Blank: the FAQ's answer as it is.",
+    field_unanswerable_template: "Unanswerable template",
+    unanswerable_hint: "Sent when template mode finds no matching FAQ, or when the linked knowledge bases have nothing on the question; {{ question }} is filled in.",
+    section_knowledge: "Knowledge",
+    field_knowledge_bases: "Linked knowledge bases",
+    knowledge_bases_hint: "The assistant answers from the passages and FAQs of the ticked knowledge bases.",
+    no_kbs_to_link: "This organisation has no knowledge bases yet.",
+    retrieved_chunks_hint: "At most this many passages go into each answer.",
+    section_integration: "Integration",
+    field_webhook_url: "Webhook URL",
+    webhook_hint: "Each new message is POSTed to this URL. Its X-OpenMai-Signature: t=…,v1=… header carries v1, the hex HMAC-SHA256 of \"<t>.<body>\" keyed with the webhook secret.",
+    field_webhook_secret: "Webhook secret",
+    field_chinese_conversion: "Convert answers to Taiwan Traditional Chinese",
+    msg_not_url: "Enter a valid URL.",
 };
 
 impl Text {
@@ -729,6 +781,8 @@ impl Text {
             self.msg_not_integer.into()
         } else if message == messages::NOT_A_NUMBER {
             self.msg_not_number.into()
+        } else if message == messages::NOT_A_URL {
+            self.msg_not_url.into()
         } else if let Some(bound) = limit(message, "Ensure this value is less than or equal to ") {
             format!("{}{bound}{}", self.msg_max_before, self.msg_max_after)
         } else if let Some(bound) = limit(message, "Ensure this value is greater than or equal to ")
