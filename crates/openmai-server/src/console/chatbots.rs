@@ -251,6 +251,8 @@ struct FormPage {
     title: &'static str,
     action: String,
     submit: &'static str,
+    /// The assistant being edited (none on create).
+    id: Option<Uuid>,
     name: String,
     instructions: String,
     template: String,
@@ -368,6 +370,7 @@ impl FormPage {
             title,
             action,
             submit,
+            id: editing.map(|c| c.id),
             name: values.name,
             instructions: values.instructions,
             template: values.template,

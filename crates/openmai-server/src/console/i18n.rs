@@ -240,7 +240,7 @@ pub struct Text {
     pub msg_min_after: &'static str,
     pub msg_overlap: &'static str,
 
-    // Assistant form: templates, knowledge bases, webhook.
+    // Assistant form: templates, knowledge bases, webhook; the chat page.
     pub section_answers: &'static str,
     pub field_template: &'static str,
     pub template_hint: &'static str,
@@ -257,6 +257,27 @@ pub struct Text {
     pub field_webhook_secret: &'static str,
     pub field_chinese_conversion: &'static str,
     pub msg_not_url: &'static str,
+    pub chat: &'static str,
+    pub chat_title: &'static str,
+    pub new_conversation: &'static str,
+    pub recent_conversations: &'static str,
+    pub no_conversations: &'static str,
+    pub untitled: &'static str,
+    pub chat_empty: &'static str,
+    pub chat_placeholder: &'static str,
+    pub chat_keys_hint: &'static str,
+    pub send: &'static str,
+    pub you: &'static str,
+    pub thinking: &'static str,
+    pub citations: &'static str,
+    pub cited_passages: &'static str,
+    pub page_n: &'static str,
+    pub chat_error: &'static str,
+    pub chat_interrupted: &'static str,
+    pub chat_network: &'static str,
+    pub chat_load_failed: &'static str,
+    pub reply_failed: &'static str,
+    pub needs_javascript: &'static str,
 }
 
 pub static ZH_TW: Text = Text {
@@ -484,7 +505,7 @@ pub static ZH_TW: Text = Text {
     msg_min_before: "請輸入不小於 ",
     msg_min_after: " 的數值。",
     msg_overlap: "段落重疊不可超過段落長度的一半。",
-    // Assistant form: templates, knowledge bases, webhook.
+    // Assistant form: templates, knowledge bases, webhook; the chat page.
     section_answers: "回答範本",
     field_template: "回答範本",
     template_hint: "可使用 {{ answer }}（相符常見問題的答案）與 {{ question }}（使用者的問題）。「範本」模式只以相符的常見問題透過此範本回答，找不到時改用無法回答範本；「混合」模式下，相符的常見問題直接以此範本回答，其他問題交給大語言模型。留白則直接回覆常見問題的答案。",
@@ -501,6 +522,27 @@ pub static ZH_TW: Text = Text {
     field_webhook_secret: "Webhook 密鑰",
     field_chinese_conversion: "將回答轉換為台灣繁體中文",
     msg_not_url: "請輸入有效的網址。",
+    chat: "對話",
+    chat_title: "測試對話",
+    new_conversation: "新對話",
+    recent_conversations: "最近的對話",
+    no_conversations: "尚無對話",
+    untitled: "（無標題）",
+    chat_empty: "輸入問題並送出，開始新的對話。",
+    chat_placeholder: "輸入訊息…",
+    chat_keys_hint: "Enter 送出，Shift+Enter 換行",
+    send: "送出",
+    you: "你",
+    thinking: "思考中…",
+    citations: "參考資料",
+    cited_passages: "引用段落",
+    page_n: "第 {n} 頁",
+    chat_error: "發生錯誤：",
+    chat_interrupted: "回答中斷，未完成。",
+    chat_network: "無法連線到伺服器。",
+    chat_load_failed: "無法載入對話：",
+    reply_failed: "此回答未完成。",
+    needs_javascript: "此頁需要啟用 JavaScript。",
 };
 
 pub static EN: Text = Text {
@@ -728,7 +770,7 @@ pub static EN: Text = Text {
     msg_min_before: "Enter a value no less than ",
     msg_min_after: ".",
     msg_overlap: "The overlap may be at most half the chunk size.",
-    // Assistant form: templates, knowledge bases, webhook.
+    // Assistant form: templates, knowledge bases, webhook; the chat page.
     section_answers: "Answer templates",
     field_template: "Answer template",
     template_hint: "{{ answer }} (the matching FAQ's answer) and {{ question }} (the person's question) are filled in. Template mode answers only from a matching FAQ, through this template, and with the unanswerable template when none matches; hybrid mode answers a matching FAQ this way and asks the language model otherwise. Blank: the FAQ's answer as it is.",
@@ -745,6 +787,27 @@ pub static EN: Text = Text {
     field_webhook_secret: "Webhook secret",
     field_chinese_conversion: "Convert answers to Taiwan Traditional Chinese",
     msg_not_url: "Enter a valid URL.",
+    chat: "Chat",
+    chat_title: "Test chat",
+    new_conversation: "New conversation",
+    recent_conversations: "Recent conversations",
+    no_conversations: "No conversations yet",
+    untitled: "(untitled)",
+    chat_empty: "Ask a question to start a conversation.",
+    chat_placeholder: "Type a message…",
+    chat_keys_hint: "Enter sends, Shift+Enter adds a line",
+    send: "Send",
+    you: "You",
+    thinking: "Thinking…",
+    citations: "Sources",
+    cited_passages: "Cited passages",
+    page_n: "page {n}",
+    chat_error: "Error: ",
+    chat_interrupted: "The answer stopped before it was complete.",
+    chat_network: "The server could not be reached.",
+    chat_load_failed: "Could not load the conversations: ",
+    reply_failed: "This answer did not complete.",
+    needs_javascript: "This page needs JavaScript.",
 };
 
 impl Text {
