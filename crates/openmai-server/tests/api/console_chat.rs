@@ -1,6 +1,7 @@
 //! The assistant form's answer settings (templates, linked knowledge bases, webhook, Taiwan
 //! conversion, passages per answer) and the chat page (測試對話): HTTP tests on each engine, and
-//! one test that chats in headless Chromium with an assistant answering from a knowledge base.
+//! two that chat in headless Chromium with an assistant answering from a knowledge base (a
+//! text file linked through the form; a PDF, whose citations name their pages).
 
 use std::panic::AssertUnwindSafe;
 
@@ -706,4 +707,66 @@ async fn browse(client: &Client, app: &TestApp, kb: &str) {
         "the question is given back to send again"
     );
     screenshot(client, "chat-07-error").await;
+}
+
+#[tokio::test]
+async fn console_chat_a_browser_sees_the_pages_a_pdf_answer_cites() {
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn(TestDatabase::sqlite()).await;
+    let kb = id(&app.kb("旅客須知").await);
+    let file = app.ingest(&kb, "refund.pdf", crate::helpers::fixture("refund.pdf")).await;
+    assert_eq!(file["status"], "done", "{file}");
+    let (llm, rag) = app.default_models().await;
+    let (status, chatbot) = app
+        .post(
+            "/api/v1/chatbots/",
+            json!({"name": "須知", "largeLanguageModel": llm, "rag": rag, "knowledgeBases": [kb]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{chatbot}");
+    let client = headless_chromium(&driver, profile.path()).await;
+    let outcome =
+        AssertUnwindSafe(ask_about_a_pdf(&client, &app, &id(&chatbot))).catch_unwind().await;
+    let _ = client.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn ask_about_a_pdf(client: &Client, app: &TestApp, chatbot: &str) {
+    client.goto(&app.url("/console/login")).await.unwrap();
+    wait_for(client, "#login-form").await;
+    client.find(Locator::Id("email")).await.unwrap().send_keys(ADMIN_EMAIL).await.unwrap();
+    client.find(Locator::Id("password")).await.unwrap().send_keys(ADMIN_PASSWORD).await.unwrap();
+    client.find(Locator::Id("login-submit")).await.unwrap().click().await.unwrap();
+    wait_for(client, r#"[data-testid="chatbots-table"]"#).await;
+    client.goto(&app.url(&format!("/console/chatbots/{chatbot}/chat"))).await.unwrap();
+    let input = wait_for(client, "#chat-input").await;
+    input.send_keys(&format!("臨櫃退票須出示什麼？{}", enter())).await.unwrap();
+    let answer = wait_xpath(client, ANSWER_DONE).await;
+    let content = texts(client, r#"[data-role="assistant"] [data-testid="message-content"]"#).await;
+    assert!(
+        content[0].contains("臨櫃退票須出示身分證件") && content[0].contains("[1]"),
+        "{content:?}"
+    );
+    let file = answer.find(Locator::Css(r#"[data-testid="citation-file"]"#)).await.unwrap();
+    assert_eq!(file.text().await.unwrap(), "refund.pdf");
+    assert_eq!(texts(client, r#"[data-testid="citation-pages"]"#).await, ["第 3 頁"]);
+    answer
+        .find(Locator::Css(r#"[data-testid="citation-passages"] > summary"#))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let passage = wait_xpath(
+        client,
+        r#"//details[@data-testid="citation-passages"][@open]//div[@data-testid="citation-passage"]"#,
+    )
+    .await;
+    let passage = passage.text().await.unwrap();
+    assert!(passage.contains("refund.pdf") && passage.contains("第 3 頁"), "{passage}");
+    assert!(passage.contains("臨櫃退票須出示身分證件"), "{passage}");
+    screenshot(client, "chat-08-pdf-pages").await;
 }
