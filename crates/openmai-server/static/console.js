@@ -1,6 +1,6 @@
 // OpenMai console: confirmation before destructive forms, copy-to-clipboard, closing the
-// account menu on an outside click, and knowledge-file uploads with live statuses. No inline
-// scripts (the Content-Security-Policy forbids them).
+// account menu on an outside click, knowledge-file uploads with live statuses, and the chat
+// page with streamed answers. No inline scripts (the Content-Security-Policy forbids them).
 (function () {
   "use strict";
 
@@ -334,6 +334,556 @@
         uploadAll(event.dataTransfer.files);
       }
     });
+  }
+
+  // The chat page: answers streamed from the completions API (a POST, so fetch and a stream
+  // reader rather than EventSource), each answer's citations once it is complete, and the
+  // assistant's recent conversations. Text from people and models only ever goes in through
+  // textContent.
+  var chat = document.getElementById("chat");
+
+  function element(tag, className, content) {
+    var node = document.createElement(tag);
+    if (className) {
+      node.className = className;
+    }
+    if (content !== undefined && content !== null) {
+      node.textContent = String(content);
+    }
+    return node;
+  }
+
+  // The message of an error response: its `detail` (or first field error) and the status.
+  function responseError(response) {
+    return response.text().then(function (body) {
+      var message = "";
+      try {
+        message = firstMessage(JSON.parse(body));
+      } catch (ignored) {
+        message = "";
+      }
+      return new Error((message || response.statusText || "HTTP") + " (" + response.status + ")");
+    }, function () {
+      return new Error("HTTP " + response.status);
+    });
+  }
+
+  function setUpChat(root) {
+    var chatbot = root.getAttribute("data-chatbot");
+    var csrf = root.getAttribute("data-csrf");
+    var messages = document.getElementById("chat-messages");
+    var empty = document.getElementById("chat-empty");
+    var alertBox = document.getElementById("chat-error");
+    var form = document.getElementById("chat-form");
+    var input = document.getElementById("chat-input");
+    var sendButton = document.getElementById("chat-send");
+    var list = document.getElementById("conversation-list");
+    var none = document.getElementById("no-conversations");
+    var current = null;
+    // The answer being streamed: its AbortController (or true without one), else null.
+    var busy = null;
+    // Bumped whenever the view changes; late results of an older view are dropped.
+    var view = 0;
+    var listRequest = 0;
+
+    function say(name) {
+      var text = root.getAttribute("data-text-" + name);
+      return text === null ? name : text;
+    }
+
+    function pageLabel(number) {
+      return say("page").replace("{n}", String(number));
+    }
+
+    // Adds a line to the error box (another failure does not hide the first).
+    function showError(message) {
+      alertBox.appendChild(element("div", null, message));
+      alertBox.hidden = false;
+    }
+
+    function hideError() {
+      alertBox.hidden = true;
+      alertBox.textContent = "";
+    }
+
+    function getJson(url) {
+      return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          if (!response.ok) {
+            return responseError(response).then(function (error) { throw error; });
+          }
+          return response.json();
+        }, function () {
+          throw new Error(say("network"));
+        });
+    }
+
+    function nearBottom() {
+      return messages.scrollHeight - messages.scrollTop - messages.clientHeight < 80;
+    }
+
+    function scrollDown(force) {
+      if (force || nearBottom()) {
+        messages.scrollTop = messages.scrollHeight;
+      }
+    }
+
+    function addMessage(role, content) {
+      var follow = nearBottom();
+      empty.hidden = true;
+      var item = element("div", "chat-message is-" + role);
+      item.setAttribute("data-testid", "chat-message");
+      item.setAttribute("data-role", role);
+      item.appendChild(element("div", "chat-who", say(role === "user" ? "you" : "assistant")));
+      var bubble = element("div", "chat-bubble", content);
+      bubble.setAttribute("data-testid", "message-content");
+      item.appendChild(bubble);
+      messages.appendChild(item);
+      scrollDown(follow);
+      return { item: item, bubble: bubble };
+    }
+
+    function clearMessages() {
+      var old = messages.querySelectorAll(".chat-message");
+      for (var i = 0; i < old.length; i++) {
+        old[i].parentNode.removeChild(old[i]);
+      }
+      empty.hidden = false;
+    }
+
+    function markFailed(answer, message) {
+      answer.item.setAttribute("data-state", "failed");
+      answer.bubble.classList.remove("is-waiting");
+      var note = element("div", "chat-message-error", message);
+      note.setAttribute("data-testid", "message-error");
+      note.setAttribute("role", "alert");
+      answer.item.appendChild(note);
+    }
+
+    // Under an answer: the cited files (with their pages) and, folded, the cited passages.
+    function showCitations(answer, message) {
+      var files = message.citations || [];
+      var nodes = message.citationNodes || [];
+      if (!files.length && !nodes.length) {
+        return;
+      }
+      var box = element("div", "chat-citations");
+      box.setAttribute("data-testid", "citations");
+      box.appendChild(element("div", "chat-citations-title", say("citations")));
+      if (files.length) {
+        var fileList = element("ul", "citation-files");
+        files.forEach(function (file) {
+          var pages = [];
+          nodes.forEach(function (cited) {
+            var node = cited.chatbotTextNode || {};
+            var page = node.pageNumber;
+            if (node.filename === file.filename && page !== null && page !== undefined &&
+                pages.indexOf(page) < 0) {
+              pages.push(page);
+            }
+          });
+          pages.sort(function (a, b) { return a - b; });
+          var item = element("li", "citation-file");
+          var link = element("a", null, file.filename);
+          if (file.file) {
+            link.href = file.file;
+          }
+          link.target = "_blank";
+          link.rel = "noopener";
+          link.setAttribute("data-testid", "citation-file");
+          item.appendChild(link);
+          if (pages.length) {
+            var where = element("span", "muted citation-pages", pages.map(pageLabel).join(", "));
+            where.setAttribute("data-testid", "citation-pages");
+            item.appendChild(where);
+          }
+          fileList.appendChild(item);
+        });
+        box.appendChild(fileList);
+      }
+      if (nodes.length) {
+        var details = element("details", "citation-passages");
+        details.setAttribute("data-testid", "citation-passages");
+        details.appendChild(element("summary", null, say("passages") + " (" + nodes.length + ")"));
+        nodes.forEach(function (cited) {
+          var node = cited.chatbotTextNode || {};
+          var passage = element("div", "citation-passage");
+          passage.setAttribute("data-testid", "citation-passage");
+          var meta = element("div", "citation-meta");
+          if (node.filename) {
+            meta.appendChild(element("span", "strong", node.filename));
+          }
+          if (node.pageNumber !== null && node.pageNumber !== undefined) {
+            meta.appendChild(element("span", "muted", pageLabel(node.pageNumber)));
+          }
+          if (cited.displayScore) {
+            meta.appendChild(element("span", "muted", say("score") + " " + cited.displayScore));
+          }
+          passage.appendChild(meta);
+          var body = element("div", "passage", node.text || "");
+          body.setAttribute("data-testid", "citation-text");
+          passage.appendChild(body);
+          details.appendChild(passage);
+        });
+        box.appendChild(details);
+      }
+      var follow = nearBottom();
+      answer.item.appendChild(box);
+      scrollDown(follow);
+    }
+
+    function formatTime(value) {
+      var date = new Date(Number(value));
+      if (isNaN(date.getTime())) {
+        return "";
+      }
+      try {
+        return new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+          month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit"
+        }).format(date);
+      } catch (ignored) {
+        return date.toLocaleString();
+      }
+    }
+
+    function markCurrent() {
+      var items = list.querySelectorAll(".conversation-item");
+      for (var i = 0; i < items.length; i++) {
+        var active = items[i].getAttribute("data-id") === current;
+        items[i].classList.toggle("is-active", active);
+        var button = items[i].querySelector("button");
+        if (active) {
+          button.setAttribute("aria-current", "true");
+        } else {
+          button.removeAttribute("aria-current");
+        }
+      }
+    }
+
+    function loadConversations() {
+      var mine = ++listRequest;
+      var url = "/api/v1/conversations/?chatbot=" + encodeURIComponent(chatbot) + "&pageSize=30";
+      return getJson(url).then(function (page) {
+        if (mine !== listRequest) {
+          return;
+        }
+        var results = page.results || [];
+        list.textContent = "";
+        none.hidden = results.length > 0;
+        results.forEach(function (conversation) {
+          var item = element("li", "conversation-item");
+          item.setAttribute("data-testid", "conversation-item");
+          item.setAttribute("data-id", conversation.id);
+          var button = element("button", "conversation-button");
+          button.type = "button";
+          var title = element("span", "conversation-title", conversation.title || say("untitled"));
+          title.setAttribute("data-testid", "conversation-title");
+          button.appendChild(title);
+          var last = conversation.lastMessage && conversation.lastMessage.content;
+          if (last) {
+            button.appendChild(element("span", "conversation-preview", last));
+          }
+          button.appendChild(element("span", "conversation-time",
+            formatTime(conversation.lastMessageCreatedAt || conversation.createdAt)));
+          button.addEventListener("click", function () { openConversation(conversation.id); });
+          item.appendChild(button);
+          list.appendChild(item);
+        });
+        markCurrent();
+      }, function (error) {
+        showError(say("load-failed") + error.message);
+      });
+    }
+
+    // Keeps `?conversation=` in the address, so a reload reopens the conversation.
+    function rememberConversation() {
+      if (!window.history.replaceState || !window.URLSearchParams) {
+        return;
+      }
+      var params = new URLSearchParams(window.location.search);
+      if (current) {
+        params.set("conversation", current);
+      } else {
+        params.delete("conversation");
+      }
+      var query = params.toString();
+      window.history.replaceState(null, "", window.location.pathname + (query ? "?" + query : ""));
+    }
+
+    function setBusy(controller) {
+      busy = controller;
+      sendButton.disabled = !!controller;
+      messages.setAttribute("aria-busy", controller ? "true" : "false");
+    }
+
+    // Leaves the answer being streamed (the server keeps what was written so far).
+    function stop() {
+      if (busy && busy !== true) {
+        busy.abort();
+      }
+      setBusy(null);
+    }
+
+    function switchTo(id) {
+      stop();
+      view += 1;
+      current = id;
+      clearMessages();
+      hideError();
+      markCurrent();
+      rememberConversation();
+    }
+
+    function openConversation(id) {
+      switchTo(id);
+      var mine = view;
+      var url = "/api/v1/messages/?conversation=" + encodeURIComponent(id) + "&pageSize=200";
+      getJson(url).then(function (page) {
+        if (mine !== view) {
+          return;
+        }
+        // Newest first from the API; oldest first on the page.
+        var found = (page.results || []).slice().reverse();
+        found.forEach(function (message) {
+          var role = message.type === "incoming" ? "user" : "assistant";
+          var shown = addMessage(role, message.content);
+          if (role === "assistant") {
+            if (message.status === "failed") {
+              markFailed(shown, say("reply-failed"));
+            } else {
+              shown.item.setAttribute("data-state", "done");
+            }
+            showCitations(shown, message);
+          }
+        });
+        scrollDown(true);
+      }, function (error) {
+        if (mine === view) {
+          showError(say("load-failed") + error.message);
+        }
+      });
+    }
+
+    // The stored reply (newest message of the conversation) with its citations.
+    function finishAnswer(answer, mine) {
+      var url = "/api/v1/messages/?conversation=" + encodeURIComponent(current) + "&pageSize=2";
+      return getJson(url).then(function (page) {
+        if (mine !== view) {
+          return;
+        }
+        var reply = (page.results || []).filter(function (m) { return m.type === "outgoing"; })[0];
+        if (reply) {
+          showCitations(answer, reply);
+        }
+        answer.item.setAttribute("data-state", "done");
+      }, function (error) {
+        if (mine === view) {
+          answer.item.setAttribute("data-state", "done");
+          showError(say("load-failed") + error.message);
+        }
+      });
+    }
+
+    function ask(question) {
+      hideError();
+      var mine = view;
+      var asked = addMessage("user", question);
+      var answer = addMessage("assistant", say("thinking"));
+      answer.item.setAttribute("data-state", "waiting");
+      answer.bubble.classList.add("is-waiting");
+      var controller = window.AbortController ? new window.AbortController() : null;
+      setBusy(controller || true);
+      var text = "";
+      var finished = false;
+      var failure = null;
+      var started = false;
+
+      function onEvent(block) {
+        var data = [];
+        block.split("\n").forEach(function (line) {
+          if (line.indexOf("data:") === 0) {
+            data.push(line.slice(line.charAt(5) === " " ? 6 : 5));
+          }
+        });
+        if (!data.length) {
+          return; // A comment: the server keeping the connection open.
+        }
+        var event = JSON.parse(data.join("\n"));
+        if (mine !== view) {
+          return;
+        }
+        if (event.conversationId && current !== event.conversationId) {
+          current = event.conversationId;
+          rememberConversation();
+        }
+        if (event.content) {
+          if (!started) {
+            started = true;
+            answer.bubble.classList.remove("is-waiting");
+            answer.item.setAttribute("data-state", "streaming");
+          }
+          var follow = nearBottom();
+          text += event.content;
+          answer.bubble.textContent = text;
+          scrollDown(follow);
+        }
+        if (event.done) {
+          finished = true;
+          if (event.error) {
+            failure = event.error;
+          }
+        }
+      }
+
+      function read(response) {
+        var type = response.headers.get("content-type") || "";
+        if (type.indexOf("application/json") >= 0) {
+          return response.json().then(function (whole) {
+            onEvent("data: " + JSON.stringify(whole));
+          });
+        }
+        if (!response.body || !response.body.getReader || !window.TextDecoder) {
+          return response.text().then(function (all) {
+            all.replace(/\r\n?/g, "\n").split("\n\n").forEach(onEvent);
+          });
+        }
+        var reader = response.body.getReader();
+        var decoder = new window.TextDecoder();
+        var buffer = "";
+        function drain(last) {
+          buffer = buffer.replace(/\r\n/g, "\n");
+          var cut = buffer.indexOf("\n\n");
+          while (cut >= 0) {
+            onEvent(buffer.slice(0, cut));
+            buffer = buffer.slice(cut + 2);
+            cut = buffer.indexOf("\n\n");
+          }
+          if (last && buffer.trim()) {
+            onEvent(buffer);
+            buffer = "";
+          }
+        }
+        function pump() {
+          return reader.read().then(function (chunk) {
+            if (chunk.done) {
+              buffer += decoder.decode();
+              drain(true);
+              return undefined;
+            }
+            buffer += decoder.decode(chunk.value, { stream: true });
+            drain(false);
+            return pump();
+          });
+        }
+        return pump();
+      }
+
+      fetch("/api/v1/chatbots/" + encodeURIComponent(chatbot) + "/completions/", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: {
+          "Content-Type": "application/json",
+          Accept: "text/event-stream",
+          "X-CSRFToken": csrf
+        },
+        body: JSON.stringify({
+          conversation: current,
+          message: { content: question },
+          isStreaming: true
+        }),
+        signal: controller ? controller.signal : undefined
+      }).then(function (response) {
+        if (!response.ok) {
+          return responseError(response).then(function (error) {
+            error.beforeAnswer = true;
+            throw error;
+          });
+        }
+        return read(response);
+      }, function () {
+        var error = new Error(say("network"));
+        error.beforeAnswer = true;
+        throw error;
+      }).then(function () {
+        if (mine !== view) {
+          return undefined;
+        }
+        setBusy(null);
+        if (!finished) {
+          markFailed(answer, say("error") + say("interrupted"));
+        } else if (failure) {
+          markFailed(answer, say("error") + failure);
+        } else {
+          return finishAnswer(answer, mine).then(loadConversations);
+        }
+        return loadConversations();
+      }).catch(function (error) {
+        if (mine !== view) {
+          return; // The person moved on (a new or another conversation).
+        }
+        setBusy(null);
+        if (error && error.beforeAnswer) {
+          // Nothing was answered: take the question back to the box, to send again.
+          messages.removeChild(answer.item);
+          messages.removeChild(asked.item);
+          empty.hidden = !!messages.querySelector(".chat-message");
+          if (!input.value) {
+            input.value = question;
+            fit();
+          }
+          showError(say("error") + (error.message || ""));
+        } else {
+          markFailed(answer, say("error") + ((error && error.message) || say("interrupted")));
+        }
+        loadConversations();
+      });
+    }
+
+    // The box grows with its text, up to the stylesheet's max-height.
+    function fit() {
+      input.style.height = "auto";
+      input.style.height = input.scrollHeight + 2 + "px";
+    }
+
+    function submit() {
+      var question = input.value;
+      if (busy || !question.trim()) {
+        return;
+      }
+      input.value = "";
+      fit();
+      ask(question);
+    }
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      submit();
+    });
+    input.addEventListener("keydown", function (event) {
+      // Enter sends; Shift+Enter is a new line; Enter that ends an IME composition is not a send.
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+        event.preventDefault();
+        submit();
+      }
+    });
+    input.addEventListener("input", fit);
+    document.getElementById("new-conversation").addEventListener("click", function () {
+      switchTo(null);
+      loadConversations();
+      input.focus();
+    });
+
+    var wanted = window.URLSearchParams &&
+      new URLSearchParams(window.location.search).get("conversation");
+    if (wanted && /^[0-9a-f-]{36}$/i.test(wanted)) {
+      openConversation(wanted);
+    }
+    loadConversations();
+    input.focus();
+  }
+
+  if (chat) {
+    setUpChat(chat);
   }
 
   document.addEventListener("keydown", function (event) {

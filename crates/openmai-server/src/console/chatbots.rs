@@ -7,14 +7,18 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use openmai_store::StoreError;
 use openmai_store::models::{Chatbot, PageNumber, PageRequest};
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::i18n::{Lang, Text};
 use super::{
     Chrome, Ctx, Fields, Page, fail, field_messages, not_found, notice, parse_id, render, time,
 };
-use crate::api::chatbots::{Changes, ChatbotListItem, REPLY_MODES, defaults, save};
+use crate::api::chatbots::{
+    Changes, ChatbotListItem, DEFAULT_RETRIEVED_CHUNKS, MAX_RETRIEVED_CHUNKS, REPLY_MODES,
+    defaults, save,
+};
+use crate::api::knowledge_bases::everything;
 use crate::error::NON_FIELD_ERRORS;
 use crate::state::AppState;
 use crate::wire::payload::Payload;
@@ -171,6 +175,13 @@ struct Values {
     model: String,
     reply_mode: String,
     instructions: String,
+    template: String,
+    unanswerable_template: String,
+    knowledge_bases: Vec<String>,
+    webhook_url: String,
+    enable_chinese_conversion: bool,
+    /// As typed; `None` when the form did not send it (the current value stays).
+    retrieved: Option<String>,
 }
 
 impl Values {
@@ -180,27 +191,51 @@ impl Values {
             model: c.large_language_model_id.to_string(),
             reply_mode: c.reply_mode.clone(),
             instructions: c.instructions.clone(),
+            template: c.template.clone().unwrap_or_default(),
+            unanswerable_template: c.unanswerable_template.clone().unwrap_or_default(),
+            knowledge_bases: c.knowledge_bases.iter().map(|kb| kb.id.to_string()).collect(),
+            webhook_url: c.webhook_url.clone().unwrap_or_default(),
+            enable_chinese_conversion: c.enable_chinese_conversion,
+            retrieved: Some(c.number_of_retrieved_chunks.to_string()),
         }
     }
 
     fn from_form(form: &Fields) -> Values {
+        // Browsers send textarea line breaks as CRLF.
+        let multiline = |name: &str| form.text(name).replace("\r\n", "\n");
         Values {
             name: form.text("name"),
             model: form.text("largeLanguageModel"),
             reply_mode: form.text("replyMode"),
-            // Browsers send textarea line breaks as CRLF.
-            instructions: form.text("instructions").replace("\r\n", "\n"),
+            instructions: multiline("instructions"),
+            template: multiline("template"),
+            unanswerable_template: multiline("unanswerableTemplate"),
+            knowledge_bases: form.all("knowledgeBases"),
+            webhook_url: form.text("webhookUrl"),
+            // An unticked checkbox is not sent at all.
+            enable_chinese_conversion: form.get("enableChineseConversion").is_some(),
+            retrieved: form.get("numberOfRetrievedChunks").map(str::to_owned),
         }
     }
 
-    /// The API body these values make; `rag` only on create (editing keeps the current one).
+    /// The API body these values make (every field the form shows); `rag` only on create
+    /// (editing keeps the current one). Blank templates and webhook URL are null: none.
     fn payload(&self, rag: Option<Uuid>) -> Payload {
+        let or_null = |text: &str| if text.trim().is_empty() { Value::Null } else { json!(text) };
         let mut body = json!({
             "name": self.name,
             "largeLanguageModel": self.model,
             "replyMode": self.reply_mode,
             "instructions": self.instructions,
+            "template": or_null(&self.template),
+            "unanswerableTemplate": or_null(&self.unanswerable_template),
+            "knowledgeBases": self.knowledge_bases,
+            "webhookUrl": or_null(&self.webhook_url),
+            "enableChineseConversion": self.enable_chinese_conversion,
         });
+        if let Some(retrieved) = &self.retrieved {
+            body["numberOfRetrievedChunks"] = json!(retrieved);
+        }
         if let Some(rag) = rag {
             body["rag"] = json!(rag.to_string());
         }
@@ -216,21 +251,46 @@ struct FormPage {
     title: &'static str,
     action: String,
     submit: &'static str,
+    /// The assistant being edited (none on create).
+    id: Option<Uuid>,
     name: String,
     instructions: String,
+    template: String,
+    unanswerable_template: String,
+    webhook_url: String,
+    /// The key webhook deliveries are signed with (edit only).
+    webhook_secret: Option<String>,
+    enable_chinese_conversion: bool,
+    retrieved: String,
+    max_retrieved: i64,
     models: Vec<Choice>,
     modes: Vec<Choice>,
+    knowledge_bases: Vec<Choice>,
     errors: Vec<(String, Vec<String>)>,
 }
 
+/// The form's fields, for [`FormPage::other_errors`].
+const FORM_FIELDS: &[&str] = &[
+    "name",
+    "largeLanguageModel",
+    "replyMode",
+    "instructions",
+    "template",
+    "unanswerableTemplate",
+    "knowledgeBases",
+    "webhookUrl",
+    "enableChineseConversion",
+    "numberOfRetrievedChunks",
+];
+
 impl FormPage {
-    fn new(
+    async fn new(
         state: &AppState,
         ctx: &Ctx,
-        editing: Option<Uuid>,
+        editing: Option<&Chatbot>,
         values: Values,
         errors: Vec<(String, Vec<String>)>,
-    ) -> FormPage {
+    ) -> Result<FormPage, Response> {
         let t = ctx.t;
         let mut models: Vec<Choice> = state
             .catalog
@@ -279,22 +339,52 @@ impl FormPage {
                 selected: *m == chosen,
             })
             .collect();
+        // The organisation's knowledge bases, by name; only these can be ticked.
+        let knowledge_bases = match ctx.org {
+            Some(org) => {
+                state
+                    .store
+                    .read(move |db| db.list_kbs(org, everything()))
+                    .await
+                    .map_err(|e| fail(t, e.into()))?
+                    .items
+            }
+            None => Vec::new(),
+        };
+        let mut knowledge_bases: Vec<Choice> = knowledge_bases
+            .into_iter()
+            .map(|kb| Choice {
+                selected: values.knowledge_bases.contains(&kb.id.to_string()),
+                value: kb.id.to_string(),
+                label: kb.name,
+            })
+            .collect();
+        knowledge_bases.sort_by(|a, b| a.label.cmp(&b.label));
         let (title, action, submit) = match editing {
-            Some(id) => (t.edit_assistant, format!("/console/chatbots/{id}/edit"), t.save),
+            Some(c) => (t.edit_assistant, format!("/console/chatbots/{}/edit", c.id), t.save),
             None => (t.create_assistant, "/console/chatbots/new".to_owned(), t.create),
         };
-        FormPage {
+        Ok(FormPage {
             t,
             c: ctx.chrome("chatbots"),
             title,
             action,
             submit,
+            id: editing.map(|c| c.id),
             name: values.name,
             instructions: values.instructions,
+            template: values.template,
+            unanswerable_template: values.unanswerable_template,
+            webhook_url: values.webhook_url,
+            webhook_secret: editing.map(|c| c.webhook_secret.clone()),
+            enable_chinese_conversion: values.enable_chinese_conversion,
+            retrieved: values.retrieved.unwrap_or_else(|| DEFAULT_RETRIEVED_CHUNKS.to_string()),
+            max_retrieved: MAX_RETRIEVED_CHUNKS,
             models,
             modes,
+            knowledge_bases,
             errors,
-        }
+        })
     }
 
     /// The messages for one field, joined.
@@ -304,10 +394,9 @@ impl FormPage {
 
     /// Messages not shown next to a field of the form.
     fn other_errors(&self) -> Vec<String> {
-        const SHOWN: &[&str] = &["name", "largeLanguageModel", "replyMode", "instructions"];
         self.errors
             .iter()
-            .filter(|(f, _)| f == NON_FIELD_ERRORS || !SHOWN.contains(&f.as_str()))
+            .filter(|(f, _)| f == NON_FIELD_ERRORS || !FORM_FIELDS.contains(&f.as_str()))
             .flat_map(|(_, m)| m.iter().cloned())
             .collect()
     }
@@ -325,7 +414,8 @@ pub async fn new_page(State(state): State<AppState>, Lang(t): Lang, headers: Hea
     let ctx = Ctx::load(&state, &headers, t).await?;
     let Some(org) = ctx.org else { return Ok(no_org()) };
     let values = Values::from_chatbot(&defaults(org, &state.catalog));
-    Ok(render(t, StatusCode::OK, &FormPage::new(&state, &ctx, None, values, Vec::new())))
+    let page = FormPage::new(&state, &ctx, None, values, Vec::new()).await?;
+    Ok(render(t, StatusCode::OK, &page))
 }
 
 /// Creates an assistant (validated as `POST /api/v1/chatbots/` is).
@@ -349,7 +439,7 @@ pub async fn create(
         Ok(changes) => changes,
         Err(err) if err.field_errors().is_some() => {
             let errors = field_messages(t, &err);
-            let page = FormPage::new(&state, &ctx, None, values, errors);
+            let page = FormPage::new(&state, &ctx, None, values, errors).await?;
             return Ok(render(t, StatusCode::BAD_REQUEST, &page));
         }
         Err(err) => return Err(fail(t, err)),
@@ -380,7 +470,8 @@ pub async fn edit_page(
     let chatbot =
         state.store.read(move |db| db.get_chatbot(org, id)).await.map_err(|e| fail(t, e.into()))?;
     let values = Values::from_chatbot(&chatbot);
-    Ok(render(t, StatusCode::OK, &FormPage::new(&state, &ctx, Some(id), values, Vec::new())))
+    let page = FormPage::new(&state, &ctx, Some(&chatbot), values, Vec::new()).await?;
+    Ok(render(t, StatusCode::OK, &page))
 }
 
 /// Saves an assistant's settings.
@@ -399,16 +490,19 @@ pub async fn update(
     form: Fields,
 ) -> Page {
     let ctx = Ctx::load_checked(&state, &headers, t, &form).await?;
-    if ctx.org.is_none() {
-        return Ok(no_org());
-    }
+    let Some(org) = ctx.org else { return Ok(no_org()) };
     let id = parse_id(&id).ok_or_else(|| not_found(t))?;
     let values = Values::from_form(&form);
     match save(&state, &ctx.caller(), &id.to_string(), values.payload(None), true).await {
         Ok(_) => Ok(Redirect::to("/console/chatbots?notice=updated").into_response()),
         Err(err) if err.field_errors().is_some() => {
             let errors = field_messages(t, &err);
-            let page = FormPage::new(&state, &ctx, Some(id), values, errors);
+            let chatbot = state
+                .store
+                .read(move |db| db.get_chatbot(org, id))
+                .await
+                .map_err(|e| fail(t, e.into()))?;
+            let page = FormPage::new(&state, &ctx, Some(&chatbot), values, errors).await?;
             Ok(render(t, StatusCode::BAD_REQUEST, &page))
         }
         Err(err) => Err(fail(t, err)),

@@ -19,7 +19,8 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-/// The assistant form.
+/// The assistant form. `knowledgeBases` repeats once per linked knowledge base; an unticked
+/// `enableChineseConversion` is not sent; blank templates and webhook URL mean none.
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct ChatbotForm {
@@ -30,6 +31,18 @@ pub struct ChatbotForm {
     /// `normal`, `template`, `hybrid` or `agent`.
     reply_mode: String,
     instructions: String,
+    /// The answer template (`{{ answer }}`, `{{ question }}`).
+    template: Option<String>,
+    /// What to answer when nothing matches (`{{ question }}`).
+    unanswerable_template: Option<String>,
+    /// A knowledge base of the organisation to link (repeated).
+    knowledge_bases: Option<Vec<String>>,
+    /// Where new messages are POSTed, signed with the assistant's webhook secret.
+    webhook_url: Option<String>,
+    /// Present (any value) to convert answers to Taiwan Traditional Chinese.
+    enable_chinese_conversion: Option<String>,
+    /// Passages per answer (1–100).
+    number_of_retrieved_chunks: String,
 }
 
 /// The new-API-key form.

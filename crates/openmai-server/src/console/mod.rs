@@ -11,6 +11,7 @@
 
 mod account;
 mod assets;
+mod chat;
 mod chatbots;
 mod docs;
 mod i18n;
@@ -50,6 +51,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(chatbots::new_page, chatbots::create))
         .routes(routes!(chatbots::edit_page, chatbots::update))
         .routes(routes!(chatbots::delete))
+        .routes(routes!(chat::page))
         .merge(knowledge::router())
         .routes(routes!(keys::list, keys::create))
         .routes(routes!(keys::revoke))

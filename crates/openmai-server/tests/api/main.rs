@@ -10,6 +10,7 @@ mod chatbots;
 mod cli;
 mod completions;
 mod console;
+mod console_chat;
 mod console_kb;
 mod conversations;
 mod kb_files;

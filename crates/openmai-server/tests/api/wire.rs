@@ -571,6 +571,7 @@ async fn the_openapi_document_is_yaml_by_default_and_json_on_request() {
 /console/account/api-keys/{id}/revoke
 /console/chatbots
 /console/chatbots/new
+/console/chatbots/{id}/chat
 /console/chatbots/{id}/delete
 /console/chatbots/{id}/edit
 /console/knowledge-bases
