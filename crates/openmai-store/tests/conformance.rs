@@ -918,6 +918,7 @@ mod conversations {
             };
             let reply =
                 store.write(move |db| db.finish_reply(org, reply_id, &outcome)).await.unwrap();
+            let reply_at = reply.created_at;
             assert_eq!(
                 (reply.status, reply.usage.words_count),
                 (MessageStatus::Done, 8),
@@ -936,8 +937,10 @@ mod conversations {
             store.write(move |db| db.mark_conversation_read(org, conv)).await.unwrap();
             let read = store.read(move |db| db.get_conversation(org, conv)).await.unwrap();
             assert_eq!(read.unread_messages_count, 0, "{engine}");
-            let history =
-                store.read(move |db| db.conversation_history(conv, reply_id, 10)).await.unwrap();
+            let history = store
+                .read(move |db| db.conversation_history(conv, reply_at, reply_id, 10))
+                .await
+                .unwrap();
             assert_eq!(history.iter().map(|m| m.id).collect::<Vec<_>>(), [question.id], "{engine}");
 
             // Cursor pages: newest first, forwards and back, stable as rows are added.

@@ -23,8 +23,10 @@ use axum::http::{HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
-use openmai_store::models::{Chatbot, Conversation, MessageStatus, MessageType, NewMessage};
-use openmai_types::{Code, messages as msg};
+use openmai_store::models::{
+    Chatbot, Conversation, Message, MessageStatus, MessageType, NewMessage, new_id,
+};
+use openmai_types::{Code, Timestamp, messages as msg};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -118,8 +120,13 @@ async fn completions(
     let chatbot = state.store.read(move |db| db.get_chatbot(org, id)).await?;
     let request = parse(&state, org, &chatbot, payload).await?;
     let streaming = request.streaming;
-    let turn = store_question(&state, &caller, chatbot, request).await?;
-    let reply = match engine::start(&state, &turn).await {
+    let (turn, pending) = question(&state, &caller, chatbot, request).await?;
+    // The question is stored while the answer starts (retrieval, the model's first token):
+    // neither waits for the other, and nothing is sent before both succeeded.
+    let (stored, started) =
+        tokio::join!(store_question(&state, &turn, pending), engine::start(&state, &turn));
+    stored?;
+    let reply = match started {
         Ok(reply) => reply,
         Err(err) => {
             engine::record_failure(&state, &turn, err.to_string()).await;
@@ -209,49 +216,101 @@ async fn parse(
     })
 }
 
-/// Stores the question, starting a conversation in the assistant's API web chat when the
-/// request continues none, in one transaction.
-async fn store_question(
+/// What storing a question involves besides the question itself.
+struct Pending {
+    /// The inbox of a conversation to start (none when one is continued).
+    new_conversation: Option<Uuid>,
+    user: Uuid,
+    message: NewMessage,
+}
+
+/// The question as it will be stored, with its id, time and conversation chosen now (a new
+/// conversation goes in the assistant's API web chat), so answering can start before it is.
+async fn question(
     state: &AppState,
     caller: &Caller,
     chatbot: Chatbot,
     request: Request,
-) -> ApiResult<Turn> {
+) -> ApiResult<(Turn, Pending)> {
     let org = chatbot.organization_id;
     let user = caller.user_id;
     let web_chat = chatbot.api_web_chat_id;
-    let question = state
+    let continued = request.conversation.as_ref().map(|c| c.id);
+    let attachment_ids = request.attachments.clone();
+    let (sender_name, attachments, inbox) = state
+        .store
+        .read(move |db| {
+            let inbox = match (continued, web_chat) {
+                (Some(_), _) => None,
+                (None, Some(web_chat)) => Some(
+                    db.find_inbox_of_web_chat(org, web_chat)?
+                        .ok_or(openmai_store::StoreError::NotFound)?,
+                ),
+                (None, None) => return Err(openmai_store::StoreError::NotFound),
+            };
+            Ok((db.get_user(user)?.name, db.attachments_by_ids(org, &attachment_ids)?, inbox))
+        })
+        .await?;
+    let conversation_id = continued.unwrap_or_else(new_id);
+    let message = NewMessage {
+        organization_id: org,
+        conversation_id,
+        message_type: MessageType::Incoming,
+        sender_id: Some(user),
+        sender_name,
+        content: request.content,
+        status: MessageStatus::Done,
+        reply_to_id: None,
+        query_metadata: request.query_metadata,
+        content_payload: request.content_payload,
+        attachment_ids: request.attachments,
+    };
+    let now = Timestamp::now();
+    let question = Message {
+        id: new_id(),
+        organization_id: org,
+        conversation_id,
+        message_type: MessageType::Incoming,
+        sender_id: message.sender_id,
+        sender_name: message.sender_name.clone(),
+        content: message.content.clone(),
+        status: MessageStatus::Done,
+        feedback: None,
+        reply_to_id: None,
+        query_metadata: message.query_metadata.clone(),
+        content_payload: message.content_payload.clone(),
+        citations: None,
+        model: None,
+        usage: Default::default(),
+        error: None,
+        created_at: now,
+        updated_at: now,
+        attachments,
+    };
+    Ok((Turn { chatbot, question }, Pending { new_conversation: inbox, user, message }))
+}
+
+/// Stores the question (and starts its conversation), in one transaction.
+async fn store_question(state: &AppState, turn: &Turn, pending: Pending) -> ApiResult<()> {
+    let (org, id, at) = (turn.chatbot.organization_id, turn.question.id, turn.question.created_at);
+    state
         .store
         .write(move |db| {
             db.transaction(|db| {
-                let conversation = match request.conversation {
-                    Some(conversation) => conversation.id,
-                    None => {
-                        let web_chat = web_chat.ok_or(openmai_store::StoreError::NotFound)?;
-                        let inbox = db
-                            .find_inbox_of_web_chat(org, web_chat)?
-                            .ok_or(openmai_store::StoreError::NotFound)?;
-                        db.insert_conversation(org, inbox, Some(user))?.id
-                    }
-                };
-                let sender_name = db.get_user(user)?.name;
-                db.insert_message(&NewMessage {
-                    organization_id: org,
-                    conversation_id: conversation,
-                    message_type: MessageType::Incoming,
-                    sender_id: Some(user),
-                    sender_name,
-                    content: request.content,
-                    status: MessageStatus::Done,
-                    reply_to_id: None,
-                    query_metadata: request.query_metadata,
-                    content_payload: request.content_payload,
-                    attachment_ids: request.attachments,
-                })
+                if let Some(inbox) = pending.new_conversation {
+                    db.start_conversation_as(
+                        pending.message.conversation_id,
+                        at,
+                        org,
+                        inbox,
+                        Some(pending.user),
+                    )?;
+                }
+                db.insert_message_as(id, at, &pending.message).map(drop)
             })
         })
         .await?;
-    Ok(Turn { chatbot, question })
+    Ok(())
 }
 
 /// The whole answer as one JSON object. If the client goes away meanwhile, the answer stops

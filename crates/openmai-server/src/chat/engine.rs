@@ -245,10 +245,13 @@ pub async fn start(state: &AppState, turn: &Turn) -> ApiResult<Reply> {
         let text = unanswerable(chatbot, &question);
         return Ok(converted(Reply::fixed(text, "template", Vec::new(), Vec::new()), chatbot));
     }
-    let (conversation, before) = (turn.question.conversation_id, turn.question.id);
+    let question_at = turn.question.created_at;
+    let (conversation, except) = (turn.question.conversation_id, turn.question.id);
     let history = state
         .store
-        .read(move |db| db.conversation_history(conversation, before, HISTORY_MESSAGES))
+        .read(move |db| {
+            db.conversation_history(conversation, question_at, except, HISTORY_MESSAGES)
+        })
         .await?;
     if parts.is_empty() {
         parts.push(Part::Text(String::new()));
@@ -429,9 +432,8 @@ async fn store_reply(
         .store
         .write(move |db| {
             db.transaction(|db| {
-                let message = db.insert_message(&new)?;
                 db.add_chatbot_words(chatbot, words)?;
-                db.finish_reply(org, message.id, &outcome)
+                db.insert_reply(&new, &outcome)
             })
         })
         .await?;

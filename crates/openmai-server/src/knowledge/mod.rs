@@ -61,6 +61,8 @@ pub struct Inner {
     /// progress and for tests that wait for it.
     pub settled: tokio::sync::broadcast::Sender<Uuid>,
     pub settings: Settings,
+    /// Retrieval hits waiting to be counted.
+    pub hits: std::sync::Mutex<retrieval::PendingHits>,
 }
 
 /// What ingestion needs from the configuration.
@@ -194,6 +196,7 @@ impl Knowledge {
             models: models::Models::from_config(config, catalog)?,
             wake: Arc::new(Notify::new()),
             settled: tokio::sync::broadcast::channel(256).0,
+            hits: std::sync::Mutex::default(),
             settings: Settings {
                 max_upload_bytes: config.max_upload_bytes,
                 temp_dir,

@@ -201,20 +201,54 @@ impl Knowledge {
         results.sort_by(|a, b| b.score().total_cmp(&a.score()));
     }
 
-    /// `hitsCount`: counted in the background, never slowing the answer.
+    /// `hitsCount`: counted in the background, never slowing the answer. Counts wait in
+    /// memory while a write of earlier ones is under way, so under load many searches share
+    /// one write instead of adding one each.
     fn count_hits(&self, results: &[SearchHit]) {
-        let (chunks, faqs): (Vec<_>, Vec<_>) =
-            results.iter().partition(|h| matches!(h, SearchHit::Chunk { .. }));
-        let chunks: Vec<Uuid> = chunks.into_iter().map(SearchHit::id).collect();
-        let faqs: Vec<Uuid> = faqs.into_iter().map(SearchHit::id).collect();
-        if chunks.is_empty() && faqs.is_empty() {
+        if results.is_empty() {
             return;
         }
-        let store = self.store.clone();
+        {
+            let mut pending = self.hits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for hit in results {
+                let counts = match hit {
+                    SearchHit::Chunk { .. } => &mut pending.chunks,
+                    SearchHit::Faq { .. } => &mut pending.faqs,
+                };
+                *counts.entry(hit.id()).or_default() += 1;
+            }
+            if pending.writing {
+                return;
+            }
+            pending.writing = true;
+        }
+        let knowledge = self.clone();
         tokio::spawn(async move {
-            if let Err(err) = store.write(move |db| db.add_hits(&chunks, &faqs)).await {
-                tracing::debug!(%err, "could not count retrieval hits");
+            loop {
+                let (chunks, faqs) = {
+                    let mut pending =
+                        knowledge.hits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if pending.chunks.is_empty() && pending.faqs.is_empty() {
+                        pending.writing = false;
+                        return;
+                    }
+                    (std::mem::take(&mut pending.chunks), std::mem::take(&mut pending.faqs))
+                };
+                let (chunks, faqs): (Vec<_>, Vec<_>) =
+                    (chunks.into_iter().collect(), faqs.into_iter().collect());
+                if let Err(err) = knowledge.store.write(move |db| db.add_hits(&chunks, &faqs)).await
+                {
+                    tracing::debug!(%err, "could not count retrieval hits");
+                }
             }
         });
     }
+}
+
+/// Retrieval hits not yet written (`hitsCount`), and whether a write is under way.
+#[derive(Debug, Default)]
+pub struct PendingHits {
+    chunks: HashMap<Uuid, i64>,
+    faqs: HashMap<Uuid, i64>,
+    writing: bool,
 }

@@ -91,21 +91,44 @@ impl Db<'_> {
         user_id: Option<Uuid>,
     ) -> Result<Conversation> {
         self.transaction(|db| {
-            let chatbot_id = db
-                .query_one(
-                    "SELECT chatbot_id FROM inboxes WHERE organization_id = $1 AND id = $2",
-                    params![organization_id, inbox_id],
-                )?
-                .uuid(0)?;
-            let id = new_id();
-            let now = Timestamp::now();
-            db.execute(
-                "INSERT INTO conversations (id, organization_id, chatbot_id, inbox_id, user_id, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                params![id, organization_id, chatbot_id, inbox_id, user_id, now, now],
-            )?;
+            let id = db.start_conversation(organization_id, inbox_id, user_id)?;
             db.get_conversation(organization_id, id)
         })
+    }
+
+    /// Like [`Db::insert_conversation`], returning only the new conversation's id (what a
+    /// completion needs, without reading the conversation back).
+    pub fn start_conversation(
+        &mut self,
+        organization_id: Uuid,
+        inbox_id: Uuid,
+        user_id: Option<Uuid>,
+    ) -> Result<Uuid> {
+        self.start_conversation_as(new_id(), Timestamp::now(), organization_id, inbox_id, user_id)
+    }
+
+    /// Like [`Db::start_conversation`], with the id and time chosen by the caller (who may
+    /// need them before the conversation is stored).
+    pub fn start_conversation_as(
+        &mut self,
+        id: Uuid,
+        now: Timestamp,
+        organization_id: Uuid,
+        inbox_id: Uuid,
+        user_id: Option<Uuid>,
+    ) -> Result<Uuid> {
+        let chatbot_id = self
+            .query_one(
+                "SELECT chatbot_id FROM inboxes WHERE organization_id = $1 AND id = $2",
+                params![organization_id, inbox_id],
+            )?
+            .uuid(0)?;
+        self.execute(
+            "INSERT INTO conversations (id, organization_id, chatbot_id, inbox_id, user_id, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            params![id, organization_id, chatbot_id, inbox_id, user_id, now, now],
+        )?;
+        Ok(id)
     }
 
     /// A conversation of the organisation, with its newest message.
@@ -178,35 +201,97 @@ impl Db<'_> {
     /// `NotFound`) and makes it the conversation's latest. The first incoming message names
     /// the conversation.
     pub fn insert_message(&mut self, new: &NewMessage) -> Result<Message> {
+        self.insert_message_with(new_id(), Timestamp::now(), new, None)
+    }
+
+    /// Like [`Db::insert_message`], with the id and time chosen by the caller (who may need
+    /// them before the message is stored).
+    pub fn insert_message_as(
+        &mut self,
+        id: Uuid,
+        now: Timestamp,
+        new: &NewMessage,
+    ) -> Result<Message> {
+        self.insert_message_with(id, now, new, None)
+    }
+
+    /// Stores a finished reply in one statement: the message and its outcome (citations,
+    /// model, usage, error).
+    pub fn insert_reply(&mut self, new: &NewMessage, outcome: &ReplyOutcome) -> Result<Message> {
+        self.insert_message_with(new_id(), Timestamp::now(), new, Some(outcome))
+    }
+
+    fn insert_message_with(
+        &mut self,
+        id: Uuid,
+        now: Timestamp,
+        new: &NewMessage,
+        outcome: Option<&ReplyOutcome>,
+    ) -> Result<Message> {
         self.transaction(|db| {
             let org = new.organization_id;
             db.query_one(
                 "SELECT id FROM conversations WHERE organization_id = $1 AND id = $2",
                 params![org, new.conversation_id],
             )?;
-            let found = db.attachments_by_ids(org, &new.attachment_ids)?;
-            if found.len() != new.attachment_ids.len() {
+            let mut attachments = db.attachments_by_ids(org, &new.attachment_ids)?;
+            if attachments.len() != new.attachment_ids.len() {
                 return Err(StoreError::NotFound);
             }
-            let id = new_id();
-            let now = Timestamp::now();
+            // As the update below leaves them: in this conversation unless already in one.
+            for attachment in &mut attachments {
+                attachment.conversation_id.get_or_insert(new.conversation_id);
+            }
+            let (content, status) = match outcome {
+                Some(outcome) => (&outcome.content, outcome.status),
+                None => (&new.content, new.status),
+            };
+            let message = Message {
+                id,
+                organization_id: org,
+                conversation_id: new.conversation_id,
+                message_type: new.message_type,
+                sender_id: new.sender_id,
+                sender_name: new.sender_name.clone(),
+                content: content.clone(),
+                status,
+                feedback: None,
+                reply_to_id: new.reply_to_id,
+                query_metadata: new.query_metadata.clone(),
+                content_payload: new.content_payload.clone(),
+                citations: outcome.and_then(|o| o.citations.clone()),
+                model: outcome.and_then(|o| o.model.clone()),
+                usage: outcome.map(|o| o.usage).unwrap_or_default(),
+                error: outcome.and_then(|o| o.error.clone()),
+                created_at: now,
+                updated_at: now,
+                attachments,
+            };
+            let m = &message;
             db.execute(
                 "INSERT INTO messages (id, organization_id, conversation_id, message_type, \
                  sender_id, sender_name, content, status, reply_to_id, query_metadata, \
-                 content_payload, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                 content_payload, citations, model, input_tokens, output_tokens, words_count, \
+                 error, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+                 $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
                 params![
-                    id,
+                    m.id,
                     org,
-                    new.conversation_id,
-                    new.message_type.as_str(),
-                    new.sender_id,
-                    &new.sender_name,
-                    &new.content,
-                    new.status.as_str(),
-                    new.reply_to_id,
-                    &new.query_metadata,
-                    &new.content_payload,
+                    m.conversation_id,
+                    m.message_type.as_str(),
+                    m.sender_id,
+                    &m.sender_name,
+                    &m.content,
+                    m.status.as_str(),
+                    m.reply_to_id,
+                    &m.query_metadata,
+                    &m.content_payload,
+                    &m.citations,
+                    &m.model,
+                    m.usage.input_tokens,
+                    m.usage.output_tokens,
+                    m.usage.words_count,
+                    &m.error,
                     now,
                     now
                 ],
@@ -215,7 +300,7 @@ impl Db<'_> {
                 db.execute(
                     "INSERT INTO message_attachments (message_id, attachment_id, position) \
                      VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                    params![id, *attachment, i64::try_from(position).unwrap_or(i64::MAX)],
+                    params![m.id, *attachment, i64::try_from(position).unwrap_or(i64::MAX)],
                 )?;
                 db.execute(
                     "UPDATE attachments SET conversation_id = $2 \
@@ -231,7 +316,7 @@ impl Db<'_> {
                  title = CASE WHEN title = '' THEN $3 ELSE title END WHERE id = $1",
                 params![new.conversation_id, now, &title],
             )?;
-            db.get_message(org, id)
+            Ok(message)
         })
     }
 
@@ -266,23 +351,24 @@ impl Db<'_> {
         Ok(CursorPage { items, has_older, has_newer })
     }
 
-    /// The conversation's latest `limit` messages before `before` (exclusive), oldest first:
-    /// the history a reply is written with. Failed and pending replies are left out.
+    /// The conversation's latest `limit` messages written no later than `before`, except
+    /// message `except` (the question being answered), oldest first: the history a reply is
+    /// written with. Failed and pending replies are left out.
     pub fn conversation_history(
         &mut self,
         conversation_id: Uuid,
-        before: Uuid,
+        before: Timestamp,
+        except: Uuid,
         limit: u64,
     ) -> Result<Vec<Message>> {
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.conversation_id = $1 \
-             AND m.id <> $2 AND m.status = 'done' \
-             AND m.created_at <= (SELECT created_at FROM messages WHERE id = $2) \
-             ORDER BY m.created_at DESC, m.id DESC LIMIT $3"
+             AND m.id <> $2 AND m.status = 'done' AND m.created_at <= $3 \
+             ORDER BY m.created_at DESC, m.id DESC LIMIT $4"
         );
         let rows = self.query(
             &sql,
-            params![conversation_id, before, i64::try_from(limit).unwrap_or(i64::MAX)],
+            params![conversation_id, except, before, i64::try_from(limit).unwrap_or(i64::MAX)],
         )?;
         let mut messages = rows.into_iter().map(message_from_row).collect::<Result<Vec<_>>>()?;
         messages.reverse();

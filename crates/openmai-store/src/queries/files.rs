@@ -487,18 +487,18 @@ impl Db<'_> {
     }
 
     /// Counts retrievals, for `hitsCount` of chunks and FAQs, in one transaction.
-    pub fn add_hits(&mut self, chunk_ids: &[Uuid], faq_ids: &[Uuid]) -> Result<()> {
+    pub fn add_hits(&mut self, chunks: &[(Uuid, i64)], faqs: &[(Uuid, i64)]) -> Result<()> {
         self.transaction(|db| {
-            for id in chunk_ids {
+            for (id, hits) in chunks {
                 db.execute(
-                    "UPDATE chunks SET hits_count = hits_count + 1 WHERE id = $1",
-                    params![id],
+                    "UPDATE chunks SET hits_count = hits_count + $2 WHERE id = $1",
+                    params![*id, *hits],
                 )?;
             }
-            for id in faq_ids {
+            for (id, hits) in faqs {
                 db.execute(
-                    "UPDATE faqs SET hits_count = hits_count + 1 WHERE id = $1",
-                    params![id],
+                    "UPDATE faqs SET hits_count = hits_count + $2 WHERE id = $1",
+                    params![*id, *hits],
                 )?;
             }
             Ok(())
