@@ -100,12 +100,15 @@ async fn fake(port: u16) {
             async move { sse(Body::from(answer)) }
         }
     };
-    let delayed = move || {
-        let answer = answer.clone();
-        async move {
-            tokio::time::sleep(delay).await;
-            sse(Body::from(answer))
-        }
+    // The first piece carries when the request arrived and when the piece left
+    // (`@<µs>,<µs>@`, microseconds since the epoch), so the client can tell the provider's own
+    // time from everything else on the way.
+    let delayed = move || async move {
+        let arrived = now_us();
+        tokio::time::sleep(delay).await;
+        let mut body = chunk(&format!("@{arrived},{}@ ", now_us()));
+        body.push_str(&self::answer());
+        sse(Body::from(body))
     };
     let trickling = move || async move {
         let pieces = futures::stream::unfold(0u64, move |n| async move {
@@ -140,6 +143,18 @@ async fn fake(port: u16) {
     }
 }
 
+fn now_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64
+}
+
+/// `(arrived, left)` from a first piece marked by the `/delay` provider.
+fn provider_marks(text: &str) -> Option<(u64, u64)> {
+    let start = text.find('@')? + 1;
+    let end = start + text[start..].find('@')?;
+    let (arrived, left) = text[start..end].split_once(',')?;
+    Some((arrived.parse().ok()?, left.parse().ok()?))
+}
+
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -166,8 +181,14 @@ impl Target {
     }
 }
 
-/// One streamed request: time to the first body bytes (the first event), and to the end.
-async fn once(client: &reqwest::Client, target: &Target) -> Result<(Duration, Duration), String> {
+/// One streamed request: time to the first body bytes (the first event), to the end, and —
+/// against the `/delay` provider — the time spent outside the provider before its first
+/// token reached us (sending the request to it, plus bringing its first piece back).
+async fn once(
+    client: &reqwest::Client,
+    target: &Target,
+) -> Result<(Duration, Duration, Option<u64>), String> {
+    let sent = now_us();
     let started = Instant::now();
     let response = target.request(client).send().await.map_err(|e| e.to_string())?;
     if !response.status().is_success() {
@@ -175,13 +196,18 @@ async fn once(client: &reqwest::Client, target: &Target) -> Result<(Duration, Du
     }
     let mut body = response.bytes_stream();
     let mut first = None;
+    let mut outside = None;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| e.to_string())?;
         if first.is_none() && chunk.starts_with(b"data: ") {
             first = Some(started.elapsed());
+            let received = now_us();
+            if let Some((arrived, left)) = provider_marks(&String::from_utf8_lossy(&chunk)) {
+                outside = Some(arrived.saturating_sub(sent) + received.saturating_sub(left));
+            }
         }
     }
-    Ok((first.ok_or("no event")?, started.elapsed()))
+    Ok((first.ok_or("no event")?, started.elapsed(), outside))
 }
 
 async fn load(target: Target, concurrency: usize, duration: Duration) -> Value {
@@ -199,11 +225,15 @@ async fn load(target: Target, concurrency: usize, duration: Duration) -> Value {
             tokio::spawn(async move {
                 let mut first = Histogram::<u64>::new(3).unwrap();
                 let mut total = Histogram::<u64>::new(3).unwrap();
+                let mut outside = Histogram::<u64>::new(3).unwrap();
                 while !stop.load(Ordering::Relaxed) {
                     match once(&client, &target).await {
-                        Ok((f, t)) => {
+                        Ok((f, t, o)) => {
                             first.record(f.as_micros() as u64).unwrap();
                             total.record(t.as_micros() as u64).unwrap();
+                            if let Some(o) = o {
+                                outside.record(o).unwrap();
+                            }
                         }
                         Err(err) => {
                             if errors.fetch_add(1, Ordering::Relaxed) == 0 {
@@ -212,7 +242,7 @@ async fn load(target: Target, concurrency: usize, duration: Duration) -> Value {
                         }
                     }
                 }
-                (first, total)
+                (first, total, outside)
             })
         })
         .collect();
@@ -220,10 +250,12 @@ async fn load(target: Target, concurrency: usize, duration: Duration) -> Value {
     stop.store(true, Ordering::Relaxed);
     let mut first = Histogram::<u64>::new(3).unwrap();
     let mut total = Histogram::<u64>::new(3).unwrap();
+    let mut outside = Histogram::<u64>::new(3).unwrap();
     for worker in workers {
-        let (f, t) = worker.await.unwrap();
+        let (f, t, o) = worker.await.unwrap();
         first.add(f).unwrap();
         total.add(t).unwrap();
+        outside.add(o).unwrap();
     }
     let elapsed = started.elapsed().as_secs_f64();
     let ms = |h: &Histogram<u64>, q: f64| (h.value_at_quantile(q) as f64 / 1000.0 * 100.0).round() / 100.0;
@@ -233,6 +265,9 @@ async fn load(target: Target, concurrency: usize, duration: Duration) -> Value {
         "completions_per_s": (first.len() as f64 / elapsed).round(),
         "first_event_ms": {"p50": ms(&first, 0.5), "p99": ms(&first, 0.99), "max": ms(&first, 1.0)},
         "whole_answer_ms": {"p50": ms(&total, 0.5), "p99": ms(&total, 0.99)},
+        "outside_provider_ms": if outside.is_empty() { Value::Null } else {
+            json!({"p50": ms(&outside, 0.5), "p99": ms(&outside, 0.99), "max": ms(&outside, 1.0)})
+        },
         "errors": errors.load(Ordering::Relaxed),
     })
 }
