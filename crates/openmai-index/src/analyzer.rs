@@ -31,7 +31,7 @@
 use std::sync::LazyLock;
 
 use jieba_rs::Jieba;
-use zhconv::Variant;
+use openmai_types::text::{fold, is_han};
 
 /// Version of the analysis pipeline. Stored with each index; a mismatch on open means the
 /// stored text is re-analysed, because old terms would no longer match new queries.
@@ -165,31 +165,6 @@ impl Analyzer {
         }
         flush(&mut run, &mut emit);
     }
-}
-
-/// Steps 1 and 2: width fold, lower-case, Traditional → Simplified.
-fn fold(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut has_han = false;
-    for c in text.chars() {
-        let c = match c as u32 {
-            0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            0x3000 => ' ',
-            _ => c,
-        };
-        has_han |= is_han(c);
-        if c.is_ascii() {
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.extend(c.to_lowercase());
-        }
-    }
-    if has_han { zhconv::zhconv(&out, Variant::ZhCN) } else { out }
-}
-
-/// CJK unified ideographs (the basic block and extension A, plus compatibility ideographs).
-fn is_han(c: char) -> bool {
-    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
 }
 
 /// Stop words, already folded (Simplified, lower-case, unstemmed). Chinese: particles,

@@ -53,6 +53,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 
 use futures::StreamExt;
+use openmai_types::text::{fold, is_han};
 use unicode_segmentation::UnicodeSegmentation;
 use zhconv::{Variant, zhconv};
 
@@ -373,33 +374,6 @@ fn prefix(text: &str, max: usize) -> &str {
         end -= 1;
     }
     &text[..end]
-}
-
-/// CJK unified ideographs (the basic block, extension A, compatibility ideographs and the
-/// supplementary planes).
-fn is_han(c: char) -> bool {
-    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
-}
-
-/// Width and case folding, then Traditional → Simplified (`zh-CN`, with Taiwan phrases), so
-/// the question and the passages compare in one script.
-fn fold(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut has_han = false;
-    for c in text.chars() {
-        let c = match c as u32 {
-            0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            0x3000 => ' ',
-            _ => c,
-        };
-        has_han |= is_han(c);
-        if c.is_ascii() {
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.extend(c.to_lowercase());
-        }
-    }
-    if has_han { zhconv(&out, Variant::ZhCN) } else { out }
 }
 
 /// A piece of folded text, as [`scan`] finds it.

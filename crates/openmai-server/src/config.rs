@@ -262,6 +262,26 @@ fn default_context_tokens() -> usize {
     8192
 }
 
+impl ProviderConfig {
+    /// What the model clients need: the kind, base URL and key (`api_key`, else the variable
+    /// `api_key_env` names; a named variable that is unset is an error, not "no key").
+    pub fn settings(&self) -> anyhow::Result<openmai_models::ProviderSettings> {
+        use openmai_models::{ProviderKind as Kind, ProviderSettings};
+        let key =
+            ProviderSettings::resolve_api_key(self.api_key.as_ref(), self.api_key_env.as_deref())
+                .map_err(|e| anyhow::anyhow!("provider {:?}: {e}", self.name))?;
+        let kind = match self.kind {
+            ProviderKind::Openai => Kind::OpenAi,
+            ProviderKind::Anthropic => Kind::Anthropic,
+            ProviderKind::Gemini => Kind::Gemini,
+        };
+        let mut settings = ProviderSettings::new(&self.name, kind);
+        settings.base_url.clone_from(&self.base_url);
+        settings.api_key = key;
+        Ok(settings)
+    }
+}
+
 /// Values given on the command line; they beat every other source.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {

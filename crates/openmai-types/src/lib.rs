@@ -4,6 +4,7 @@
 
 mod error;
 pub mod messages;
+pub mod text;
 mod time;
 
 pub use error::{Code, ErrorCode};

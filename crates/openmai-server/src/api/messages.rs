@@ -388,19 +388,17 @@ async fn store(state: &AppState, caller: &Caller, incoming: Incoming) -> ApiResu
 
 /// The job that writes the reply to `message`.
 pub fn reply_job(organization_id: Uuid, message: Uuid) -> NewJob {
-    NewJob {
-        kind: REPLY_JOB.into(),
-        organization_id: Some(organization_id),
-        subject_id: Some(message),
-        payload: serde_json::json!({ "message": message }),
-        max_attempts: crate::knowledge::MAX_ATTEMPTS,
-    }
+    message_job(REPLY_JOB, organization_id, message, crate::knowledge::MAX_ATTEMPTS)
 }
 
 /// The job that delivers `message` to its assistant's webhook.
 pub fn webhook_job(organization_id: Uuid, message: Uuid, max_attempts: i64) -> NewJob {
+    message_job(WEBHOOK_JOB, organization_id, message, max_attempts)
+}
+
+fn message_job(kind: &str, organization_id: Uuid, message: Uuid, max_attempts: i64) -> NewJob {
     NewJob {
-        kind: WEBHOOK_JOB.into(),
+        kind: kind.into(),
         organization_id: Some(organization_id),
         subject_id: Some(message),
         payload: serde_json::json!({ "message": message }),

@@ -62,18 +62,9 @@ impl StreamConverter {
 }
 
 /// Characters no conversion phrase contains: whitespace, punctuation (Chinese or not) and
-/// everything outside the CJK ideograph blocks.
+/// everything but Chinese characters (and the iteration marks 々 and 〇).
 fn is_boundary(c: char) -> bool {
-    c.is_whitespace() || c.is_ascii() || !is_ideograph(c)
-}
-
-fn is_ideograph(c: char) -> bool {
-    matches!(c,
-        '\u{3400}'..='\u{4DBF}'
-        | '\u{4E00}'..='\u{9FFF}'
-        | '\u{F900}'..='\u{FAFF}'
-        | '\u{20000}'..='\u{2FA1F}'
-        | '\u{3005}' | '\u{3007}')
+    !(openmai_types::text::is_han(c) || matches!(c, '\u{3005}' | '\u{3007}'))
 }
 
 #[cfg(test)]

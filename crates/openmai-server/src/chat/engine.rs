@@ -644,19 +644,15 @@ fn render(template: Option<&str>, question: &str, answer: &str) -> String {
 }
 
 /// The assistant's unanswerable template, or a plain "nothing found" in the question's
-/// language.
+/// language (Traditional, Simplified or English).
 fn unanswerable(chatbot: &Chatbot, question: &str) -> String {
     if let Some(template) =
         chatbot.unanswerable_template.as_deref().filter(|t| !t.trim().is_empty())
     {
         return render(Some(template), question, "");
     }
-    let chinese = question.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c));
-    match (chinese, zhconv::is_hans(question)) {
-        (true, true) => "抱歉，知识库中找不到与这个问题相关的资料。".into(),
-        (true, false) => "抱歉，知識庫中找不到與這個問題相關的資料。".into(),
-        _ => "Sorry, I could not find anything about this in the knowledge base.".into(),
-    }
+    // The offline responder says it in the question's language when it has nothing to go on.
+    openmai_models::OfflineResponder::default().answer(question, &[]).text
 }
 
 /// Text cut after each sentence end, so fixed replies stream like a model's.

@@ -20,13 +20,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openmai_models::chat::ChatModel;
-use openmai_models::{ChatSettings, ClientOptions, OfflineResponder, ProviderSettings};
+use openmai_models::{ChatSettings, ClientOptions, OfflineResponder};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::catalog::{BUILT_IN_PROVIDER, Catalog};
 use crate::config::Config;
-use crate::knowledge::models::provider_kind;
 use crate::outbound::Outbound;
 
 /// Job kinds of the conversation workers.
@@ -120,14 +119,7 @@ impl Chat {
             if provider.chat_models.is_empty() {
                 continue;
             }
-            let key = ProviderSettings::resolve_api_key(
-                provider.api_key.as_ref(),
-                provider.api_key_env.as_deref(),
-            )
-            .map_err(|e| anyhow::anyhow!("provider {:?}: {e}", provider.name))?;
-            let mut settings = ProviderSettings::new(&provider.name, provider_kind(provider.kind));
-            settings.base_url.clone_from(&provider.base_url);
-            settings.api_key = key;
+            let settings = provider.settings()?;
             for name in &provider.chat_models {
                 let chat = ChatSettings {
                     accepts_images: provider.vision_models.contains(name),

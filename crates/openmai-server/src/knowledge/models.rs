@@ -5,26 +5,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use openmai_models::{ClientOptions, Embedder, ProviderKind, ProviderSettings, Reranker};
+use openmai_models::{ClientOptions, Embedder, Reranker};
 use openmai_store::models::KnowledgeBase;
 use uuid::Uuid;
 
 use crate::catalog::{Catalog, ModelKind, model_id};
-use crate::config::{Config, ProviderKind as ConfiguredKind};
+use crate::config::Config;
 
 #[derive(Clone, Default)]
 pub struct Models {
     embedders: HashMap<Uuid, Arc<dyn Embedder>>,
     rerankers: HashMap<Uuid, Arc<dyn Reranker>>,
-}
-
-/// The models crate's name for a configured provider kind.
-pub fn provider_kind(kind: ConfiguredKind) -> ProviderKind {
-    match kind {
-        ConfiguredKind::Openai => ProviderKind::OpenAi,
-        ConfiguredKind::Anthropic => ProviderKind::Anthropic,
-        ConfiguredKind::Gemini => ProviderKind::Gemini,
-    }
 }
 
 impl Models {
@@ -36,14 +27,7 @@ impl Models {
             if provider.embedding_models.is_empty() && provider.reranker_models.is_empty() {
                 continue;
             }
-            let key = ProviderSettings::resolve_api_key(
-                provider.api_key.as_ref(),
-                provider.api_key_env.as_deref(),
-            )
-            .map_err(|e| anyhow::anyhow!("provider {:?}: {e}", provider.name))?;
-            let mut settings = ProviderSettings::new(&provider.name, provider_kind(provider.kind));
-            settings.base_url.clone_from(&provider.base_url);
-            settings.api_key = key;
+            let settings = provider.settings()?;
             for model in &provider.embedding_models {
                 let client =
                     openmai_models::build_embedder(&settings, model, ClientOptions::default())
