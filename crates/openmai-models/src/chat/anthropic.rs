@@ -148,27 +148,7 @@ impl AnthropicChat {
     }
 }
 
-impl ChatModel for AnthropicChat {
-    fn model(&self) -> &str {
-        &self.model
-    }
-
-    fn origin(&self) -> &Origin {
-        self.transport.origin()
-    }
-
-    fn accepts_images(&self) -> bool {
-        self.settings.accepts_images
-    }
-
-    fn context_tokens(&self) -> usize {
-        self.settings.context_tokens
-    }
-
-    fn stream(&self, request: ChatRequest) -> BoxFuture<'_, Result<ChatStream, ModelError>> {
-        Box::pin(self.start(request))
-    }
-}
+remote_chat_model!(AnthropicChat);
 
 /// A text or image block; `None` for empty text, which Anthropic refuses.
 fn content_block(part: &Part) -> Option<Value> {

@@ -171,27 +171,7 @@ impl GeminiChat {
     }
 }
 
-impl ChatModel for GeminiChat {
-    fn model(&self) -> &str {
-        &self.model
-    }
-
-    fn origin(&self) -> &Origin {
-        self.transport.origin()
-    }
-
-    fn accepts_images(&self) -> bool {
-        self.settings.accepts_images
-    }
-
-    fn context_tokens(&self) -> usize {
-        self.settings.context_tokens
-    }
-
-    fn stream(&self, request: ChatRequest) -> BoxFuture<'_, Result<ChatStream, ModelError>> {
-        Box::pin(self.start(request))
-    }
-}
+remote_chat_model!(GeminiChat);
 
 /// The base URL of the native API: the configured one without a trailing `/openai`.
 fn native_base_url(mut url: Url) -> Url {

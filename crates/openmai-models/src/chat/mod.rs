@@ -23,6 +23,37 @@ use futures::stream::BoxStream;
 use crate::BoxFuture;
 use crate::error::{ModelError, Origin};
 
+/// The [`ChatModel`] impl every provider adapter shares: each has `transport`, `model` and
+/// `settings` fields and an `async fn start(&self, ChatRequest)` that sends the request.
+macro_rules! remote_chat_model {
+    ($adapter:ty) => {
+        impl ChatModel for $adapter {
+            fn model(&self) -> &str {
+                &self.model
+            }
+
+            fn origin(&self) -> &Origin {
+                self.transport.origin()
+            }
+
+            fn accepts_images(&self) -> bool {
+                self.settings.accepts_images
+            }
+
+            fn context_tokens(&self) -> usize {
+                self.settings.context_tokens
+            }
+
+            fn stream(
+                &self,
+                request: ChatRequest,
+            ) -> BoxFuture<'_, Result<ChatStream, ModelError>> {
+                Box::pin(self.start(request))
+            }
+        }
+    };
+}
+
 mod anthropic;
 mod decode;
 mod gemini;

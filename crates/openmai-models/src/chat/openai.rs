@@ -144,27 +144,7 @@ impl OpenAiChat {
     }
 }
 
-impl ChatModel for OpenAiChat {
-    fn model(&self) -> &str {
-        &self.model
-    }
-
-    fn origin(&self) -> &Origin {
-        self.transport.origin()
-    }
-
-    fn accepts_images(&self) -> bool {
-        self.settings.accepts_images
-    }
-
-    fn context_tokens(&self) -> usize {
-        self.settings.context_tokens
-    }
-
-    fn stream(&self, request: ChatRequest) -> BoxFuture<'_, Result<ChatStream, ModelError>> {
-        Box::pin(self.start(request))
-    }
-}
+remote_chat_model!(OpenAiChat);
 
 /// Plain text as a string (what every server takes), text with images as typed parts.
 fn user_content(parts: &[Part]) -> Value {

@@ -45,12 +45,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Cursor {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let pairs = parts
-            .uri
-            .query()
-            .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
-            .unwrap_or_default();
-        Cursor::from_query(&pairs)
+        Cursor::from_query(&crate::wire::pagination::query_pairs(parts))
     }
 }
 

@@ -43,13 +43,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Pagination {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let pairs = parts
-            .uri
-            .query()
-            .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
-            .unwrap_or_default();
-        Pagination::from_query(&pairs)
+        Pagination::from_query(&query_pairs(parts))
     }
+}
+
+/// The query string's pairs (none when it cannot be read).
+pub fn query_pairs(parts: &Parts) -> Vec<(String, String)> {
+    parts
+        .uri
+        .query()
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .unwrap_or_default()
 }
 
 /// One page of results in DRF's envelope.
