@@ -16,6 +16,9 @@ pub const PASSWORD_MISMATCH: &str = "The two password fields didn’t match.";
 /// A serializer given `null` instead of an object (DRF's `Serializer.errors` edge case).
 pub const NO_DATA: &str = "No data provided";
 pub const LOGIN_FAILED: &str = "Unable to log in with provided credentials.";
+/// django-filter's text for a filter value (`?conversation=`, `?inbox=`) that names nothing.
+pub const INVALID_FILTER_CHOICE: &str =
+    "Select a valid choice. That choice is not one of the available choices.";
 
 pub fn max_length(max: usize) -> String {
     format!("Ensure this field has no more than {max} characters.")

@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::api::CursorParams;
 use crate::api::knowledge_bases::parse_id;
 use crate::api::messages::MessageView;
 use crate::auth::Caller;
@@ -95,31 +96,19 @@ pub struct ConversationFilterParams {
     inbox: Option<String>,
     /// Only conversations with this assistant.
     chatbot: Option<String>,
-    /// A `next` or `previous` link's cursor.
-    #[allow(dead_code)]
-    cursor: Option<String>,
-    /// Results per page (default 10, at most 1000); `page_size` is accepted too.
-    #[param(rename = "pageSize")]
-    #[serde(rename = "pageSize")]
-    #[allow(dead_code)]
-    page_size: Option<u64>,
 }
-
-/// django-filter's text for a filter value that names nothing.
-const INVALID_CHOICE: &str =
-    "Select a valid choice. That choice is not one of the available choices.";
 
 fn filter_id(field: &str, raw: Option<&str>) -> ApiResult<Option<Uuid>> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(raw) => {
-            Uuid::parse_str(raw).map(Some).map_err(|_| ApiError::field(field, INVALID_CHOICE))
-        }
+        Some(raw) => Uuid::parse_str(raw)
+            .map(Some)
+            .map_err(|_| ApiError::field(field, msg::INVALID_FILTER_CHOICE)),
     }
 }
 
 /// Conversations of the caller's organisation, newest first.
-#[utoipa::path(get, path = "/conversations/", tag = "conversations", params(ConversationFilterParams),
+#[utoipa::path(get, path = "/conversations/", tag = "conversations", params(CursorParams, ConversationFilterParams),
     responses((status = 200, body = CursorPageView<ConversationView>)), security(("ApiKeyAuth" = [])))]
 async fn list(
     State(state): State<AppState>,

@@ -101,10 +101,12 @@ async fn list(
     url: RequestUrl,
 ) -> ApiResult<Json<Page<InboxView>>> {
     let org = caller.organization()?;
-    let invalid = "Select a valid choice. That choice is not one of the available choices.";
     let chatbot = match params.chatbot.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(raw) => Some(Uuid::parse_str(raw).map_err(|_| ApiError::field("chatbot", invalid))?),
+        Some(raw) => Some(
+            Uuid::parse_str(raw)
+                .map_err(|_| ApiError::field("chatbot", msg::INVALID_FILTER_CHOICE))?,
+        ),
     };
     let channel_type = match params.channel_type.as_deref().map(str::trim) {
         None | Some("") => None,

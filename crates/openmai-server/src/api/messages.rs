@@ -18,6 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::api::CursorParams;
 use crate::api::attachments::{AttachmentView, parse_refs, resolve_refs};
 use crate::api::knowledge_bases::parse_id;
 use crate::api::parsers::{ParserView, built_in_parser};
@@ -183,22 +184,10 @@ impl MessageView {
 pub struct MessageFilter {
     /// Only this conversation's messages.
     conversation: Option<String>,
-    /// A `next` or `previous` link's cursor.
-    #[allow(dead_code)]
-    cursor: Option<String>,
-    /// Results per page (default 10, at most 1000); `page_size` is accepted too.
-    #[param(rename = "pageSize")]
-    #[allow(dead_code)]
-    #[serde(rename = "pageSize")]
-    page_size: Option<u64>,
 }
 
-/// django-filter's text for a filter value that names nothing.
-const INVALID_CHOICE: &str =
-    "Select a valid choice. That choice is not one of the available choices.";
-
 /// Messages of the caller's organisation, newest first.
-#[utoipa::path(get, path = "/messages/", tag = "conversations", params(MessageFilter),
+#[utoipa::path(get, path = "/messages/", tag = "conversations", params(CursorParams, MessageFilter),
     responses((status = 200, body = CursorPageView<MessageView>),
         (status = 400, description = "Unknown conversation")),
     security(("ApiKeyAuth" = [])))]
@@ -214,9 +203,9 @@ async fn list(
         None | Some("") => None,
         Some(raw) => {
             let id = Uuid::parse_str(raw)
-                .map_err(|_| ApiError::field("conversation", INVALID_CHOICE))?;
+                .map_err(|_| ApiError::field("conversation", msg::INVALID_FILTER_CHOICE))?;
             if state.store.read(move |db| db.get_conversation(org, id)).await.is_err() {
-                return Err(ApiError::field("conversation", INVALID_CHOICE));
+                return Err(ApiError::field("conversation", msg::INVALID_FILTER_CHOICE));
             }
             Some(id)
         }

@@ -113,6 +113,18 @@ pub struct PageParams {
     page_size: Option<u64>,
 }
 
+/// The cursor pagination parameters of `conversations/` and `messages/`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct CursorParams {
+    /// A `next` or `previous` link's cursor.
+    cursor: Option<String>,
+    /// Results per page (default 10, at most 1000); `page_size` is accepted too.
+    #[param(rename = "pageSize")]
+    page_size: Option<u64>,
+}
+
 /// A related object by id and name.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct NamedRef {

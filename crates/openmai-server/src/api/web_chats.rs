@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::api::knowledge_bases::parse_id;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::state::AppState;
 use crate::wire::form::{Form, Input, Rule, Text};
 use crate::wire::payload::Payload;
@@ -279,9 +279,4 @@ async fn save(
     form.finish()?;
     let stored = state.store.write(move |db| db.update_web_chat(&web_chat)).await?;
     Ok(stored.into())
-}
-
-#[allow(dead_code)]
-fn unknown(id: Uuid) -> ApiError {
-    ApiError::field("webChat", msg::does_not_exist(&id.to_string()))
 }

@@ -144,11 +144,6 @@ impl Reply {
         self.pieces = Pieces::Fixed(VecDeque::new());
     }
 
-    /// The answer sent so far.
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
     /// What is left of the reply once it is over, to store.
     fn into_answered(mut self) -> Answered {
         self.finish();

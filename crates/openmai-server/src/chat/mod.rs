@@ -66,8 +66,8 @@ pub struct Inner {
     pub outbound: Outbound,
     /// Wakes idle conversation workers when a reply or a delivery is queued.
     pub wake: Arc<Notify>,
-    /// Announces each reply stored and each webhook delivery attempt, for pages that show
-    /// conversations live and for tests that wait for them.
+    /// Announces each reply stored and each webhook delivery attempt, to whatever waits for
+    /// them (the tests do, instead of polling).
     pub happened: tokio::sync::broadcast::Sender<Happened>,
     pub settings: Settings,
 }
