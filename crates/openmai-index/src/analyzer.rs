@@ -28,6 +28,7 @@
 //! Changing any step changes the terms stored in existing indexes; bump [`ANALYZER_VERSION`]
 //! so indexes know to re-analyse their stored text.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use jieba_rs::Jieba;
@@ -60,6 +61,9 @@ pub fn shared() -> &'static Analyzer {
 pub struct Analyzer {
     jieba: Jieba,
     stemmer: frostem::Stemmer,
+    /// [`STOP_WORDS`] as a set: every term is looked up, so a list scan was a fifth of the
+    /// indexing time.
+    stop_words: HashSet<&'static str, foldhash::fast::FixedState>,
 }
 
 impl Default for Analyzer {
@@ -81,6 +85,7 @@ impl Analyzer {
         Analyzer {
             jieba: Jieba::new(),
             stemmer: frostem::Stemmer::new(frostem::Algorithm::English),
+            stop_words: STOP_WORDS.iter().copied().collect(),
         }
     }
 
@@ -111,40 +116,52 @@ impl Analyzer {
     }
 
     /// Calls `emit` with each term of `text`, in order, duplicates kept.
-    pub fn for_each_term(&self, text: &str, mut emit: impl FnMut(&str)) {
+    pub fn for_each_term(&self, text: &str, emit: impl FnMut(&str)) {
+        self.for_each_term_with(text, &mut Scratch::default(), emit);
+    }
+
+    /// [`Self::for_each_term`] with buffers and a stem memo kept across calls, for a thread
+    /// that analyses many texts (the index's tokenizer).
+    pub fn for_each_term_with(
+        &self,
+        text: &str,
+        scratch: &mut Scratch,
+        mut emit: impl FnMut(&str),
+    ) {
         let folded = fold(text);
         if folded.is_empty() {
             return;
         }
+        let Scratch { bigram, stems } = scratch;
         // Single Chinese characters waiting to be paired into bigrams (step 4).
         let mut run: Vec<&str> = Vec::new();
-        let flush = |run: &mut Vec<&str>, emit: &mut dyn FnMut(&str)| {
+        let mut flush = |run: &mut Vec<&str>, emit: &mut dyn FnMut(&str)| {
             if run.len() >= 2 {
-                let mut bigram = String::with_capacity(8);
                 for pair in run.windows(2) {
                     bigram.clear();
                     bigram.push_str(pair[0]);
                     bigram.push_str(pair[1]);
-                    if !is_stop_word(&bigram) {
-                        emit(&bigram);
+                    if !self.stop_words.contains(bigram.as_str()) {
+                        emit(bigram);
                     }
                 }
             }
             run.clear();
         };
-        let mut buffer = String::new();
         for token in self.jieba.cut_for_search(&folded, false) {
             let word = token.word.trim();
             if word.is_empty() || word.len() > MAX_TERM_BYTES {
                 flush(&mut run, &mut emit);
                 continue;
             }
-            if !word.chars().any(char::is_alphanumeric) {
+            // `is_han` first: it is what most words are made of, and a cheap range check
+            // where `is_alphanumeric` searches Unicode tables.
+            if !word.chars().any(|c| is_han(c) || c.is_alphanumeric()) {
                 // Punctuation ends a run of single characters: no bigram spans a comma.
                 flush(&mut run, &mut emit);
                 continue;
             }
-            if is_stop_word(word) {
+            if self.stop_words.contains(word) {
                 // A stop word ends a run too: `王的书` has no bigram worth indexing.
                 flush(&mut run, &mut emit);
                 continue;
@@ -152,13 +169,12 @@ impl Analyzer {
             let mut chars = word.chars();
             if matches!((chars.next(), chars.next()), (Some(c), None) if is_han(c)) {
                 run.push(word);
-            } else {
-                flush(&mut run, &mut emit);
+                emit(word);
+                continue;
             }
-            if word.bytes().any(|b| b.is_ascii_alphabetic()) && word.is_ascii() {
-                buffer.clear();
-                buffer.push_str(&self.stemmer.stem(word));
-                emit(&buffer);
+            flush(&mut run, &mut emit);
+            if word.is_ascii() && word.bytes().any(|b| b.is_ascii_alphabetic()) {
+                emit(stem(stems, &self.stemmer, word));
             } else {
                 emit(word);
             }
@@ -167,182 +183,207 @@ impl Analyzer {
     }
 }
 
+/// Buffers and memo for analysing many texts on one thread (see
+/// [`Analyzer::for_each_term_with`]).
+#[derive(Debug, Default, Clone)]
+pub struct Scratch {
+    bigram: String,
+    /// English word → its stem. The Snowball stemmer costs more than all the other steps
+    /// for an English word, and a corpus repeats a small vocabulary.
+    stems: HashMap<String, String, foldhash::fast::FixedState>,
+}
+
+/// Entries the stem memo holds before it starts over (a few MB at most).
+const MAX_MEMO_STEMS: usize = 1 << 16;
+
+/// The stem of `word`, through the memo.
+fn stem<'a>(
+    memo: &'a mut HashMap<String, String, foldhash::fast::FixedState>,
+    stemmer: &frostem::Stemmer,
+    word: &str,
+) -> &'a str {
+    if !memo.contains_key(word) {
+        if memo.len() >= MAX_MEMO_STEMS {
+            memo.clear();
+        }
+        memo.insert(word.to_owned(), stemmer.stem(word).into_owned());
+    }
+    &memo[word]
+}
+
 /// Stop words, already folded (Simplified, lower-case, unstemmed). Chinese: particles,
 /// pronouns, copulas and question words that appear in nearly every passage or question.
 /// English: Lucene's classic list plus question words. Kept short on purpose: a word that
 /// carries meaning in some domain (`不`, `没有`, `not`) stays searchable.
-fn is_stop_word(word: &str) -> bool {
-    const STOP: &[&str] = &[
-        // Chinese
-        "的",
-        "了",
-        "着",
-        "过",
-        "是",
-        "在",
-        "和",
-        "与",
-        "及",
-        "或",
-        "而",
-        "也",
-        "都",
-        "就",
-        "又",
-        "把",
-        "被",
-        "让",
-        "给",
-        "向",
-        "从",
-        "对",
-        "于",
-        "以",
-        "之",
-        "其",
-        "则",
-        "即",
-        "并",
-        "且",
-        "这",
-        "那",
-        "这个",
-        "那个",
-        "这些",
-        "那些",
-        "这样",
-        "那样",
-        "此",
-        "该",
-        "各",
-        "某",
-        "每",
-        "我",
-        "你",
-        "您",
-        "他",
-        "她",
-        "它",
-        "我们",
-        "你们",
-        "您们",
-        "他们",
-        "她们",
-        "它们",
-        "咱们",
-        "吗",
-        "呢",
-        "吧",
-        "啊",
-        "呀",
-        "哦",
-        "嗯",
-        "么",
-        "嘛",
-        "啦",
-        "喔",
-        "哈",
-        "欸",
-        "什么",
-        "怎么",
-        "怎样",
-        "怎么样",
-        "如何",
-        "为什么",
-        "为何",
-        "哪",
-        "哪些",
-        "哪个",
-        "哪里",
-        "请问",
-        "请",
-        "想",
-        "要",
-        "会",
-        "能",
-        "可以",
-        "可",
-        "有",
-        "个",
-        "一个",
-        "一下",
-        "还",
-        "很",
-        "非常",
-        "得",
-        "地",
-        "所",
-        "所以",
-        "因为",
-        "但",
-        "但是",
-        "如果",
-        "还是",
-        "等",
-        // English
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "but",
-        "by",
-        "for",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "of",
-        "on",
-        "or",
-        "such",
-        "that",
-        "the",
-        "their",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "to",
-        "was",
-        "will",
-        "with",
-        "what",
-        "how",
-        "why",
-        "which",
-        "who",
-        "do",
-        "does",
-        "did",
-        "i",
-        "me",
-        "my",
-        "you",
-        "your",
-        "we",
-        "our",
-        "can",
-        "could",
-        "would",
-        "should",
-        "am",
-        "been",
-        "has",
-        "have",
-        "had",
-        "its",
-        "from",
-        "so",
-        "than",
-        "please",
-    ];
-    STOP.contains(&word)
-}
+const STOP_WORDS: &[&str] = &[
+    // Chinese
+    "的",
+    "了",
+    "着",
+    "过",
+    "是",
+    "在",
+    "和",
+    "与",
+    "及",
+    "或",
+    "而",
+    "也",
+    "都",
+    "就",
+    "又",
+    "把",
+    "被",
+    "让",
+    "给",
+    "向",
+    "从",
+    "对",
+    "于",
+    "以",
+    "之",
+    "其",
+    "则",
+    "即",
+    "并",
+    "且",
+    "这",
+    "那",
+    "这个",
+    "那个",
+    "这些",
+    "那些",
+    "这样",
+    "那样",
+    "此",
+    "该",
+    "各",
+    "某",
+    "每",
+    "我",
+    "你",
+    "您",
+    "他",
+    "她",
+    "它",
+    "我们",
+    "你们",
+    "您们",
+    "他们",
+    "她们",
+    "它们",
+    "咱们",
+    "吗",
+    "呢",
+    "吧",
+    "啊",
+    "呀",
+    "哦",
+    "嗯",
+    "么",
+    "嘛",
+    "啦",
+    "喔",
+    "哈",
+    "欸",
+    "什么",
+    "怎么",
+    "怎样",
+    "怎么样",
+    "如何",
+    "为什么",
+    "为何",
+    "哪",
+    "哪些",
+    "哪个",
+    "哪里",
+    "请问",
+    "请",
+    "想",
+    "要",
+    "会",
+    "能",
+    "可以",
+    "可",
+    "有",
+    "个",
+    "一个",
+    "一下",
+    "还",
+    "很",
+    "非常",
+    "得",
+    "地",
+    "所",
+    "所以",
+    "因为",
+    "但",
+    "但是",
+    "如果",
+    "还是",
+    "等",
+    // English
+    "a",
+    "an",
+    "and",
+    "are",
+    "as",
+    "at",
+    "be",
+    "but",
+    "by",
+    "for",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "of",
+    "on",
+    "or",
+    "such",
+    "that",
+    "the",
+    "their",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "to",
+    "was",
+    "will",
+    "with",
+    "what",
+    "how",
+    "why",
+    "which",
+    "who",
+    "do",
+    "does",
+    "did",
+    "i",
+    "me",
+    "my",
+    "you",
+    "your",
+    "we",
+    "our",
+    "can",
+    "could",
+    "would",
+    "should",
+    "am",
+    "been",
+    "has",
+    "have",
+    "had",
+    "its",
+    "from",
+    "so",
+    "than",
+    "please",
+];
 
 #[cfg(test)]
 mod tests {

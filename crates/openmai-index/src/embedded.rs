@@ -220,29 +220,6 @@ impl EmbeddedIndex {
         Ok(state)
     }
 
-    /// Analyses many texts, on all CPUs when there is enough text to be worth it.
-    fn analyse_all(&self, texts: &[&str]) -> Vec<Vec<String>> {
-        let total: usize = texts.iter().map(|t| t.len()).sum();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(texts.len());
-        if threads <= 1 || total < 64 << 10 {
-            return texts.iter().map(|t| self.analyzer.terms(t)).collect();
-        }
-        let per_thread = texts.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = texts
-                .chunks(per_thread)
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter().map(|t| self.analyzer.terms(t)).collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            // Analysis does not panic on any input; if it somehow did, index no terms
-            // rather than take the process down.
-            workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
-        })
-    }
-
     /// The terms of a query (see [`analyzer::Analyzer::query_terms`]).
     fn query_terms(&self, text: &str) -> Vec<String> {
         self.analyzer.query_terms(text, self.options.max_query_bytes, self.options.max_query_terms)
@@ -333,11 +310,9 @@ impl EmbeddedIndex {
         tracing::info!(chunks = self.keyword.num_docs(), "re-analysing the full-text index");
         let writer = &state.writer;
         self.keyword.for_each_stored(1024, |chunks| {
-            let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
-            let terms = self.analyse_all(&texts);
-            for (chunk, terms) in chunks.into_iter().zip(terms) {
+            for chunk in chunks {
                 self.keyword.delete_ids(writer, &[chunk.id]);
-                writer.add_document(self.keyword.document(&chunk.into_record(), terms))?;
+                writer.add_document(self.keyword.document(&chunk.into_record()))?;
             }
             Ok(())
         })?;
@@ -412,13 +387,12 @@ impl SearchIndex for EmbeddedIndex {
         if chunks.is_empty() {
             return Ok(());
         }
-        // Validate and analyse before taking the writer lock: this is the expensive part.
+        // Analysis happens in tantivy's indexing threads (see `keyword`); `add_document` only
+        // queues the document, blocking while those threads are behind.
         let vectors = chunks
             .iter()
             .map(|c| c.embedding.as_deref().map(normalised).transpose())
             .collect::<Result<Vec<_>, _>>()?;
-        let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
-        let terms = self.analyse_all(&texts);
 
         let mut state = self.lock()?;
         let added = self.check_vectors(&state, chunks, &vectors)?;
@@ -427,9 +401,9 @@ impl SearchIndex for EmbeddedIndex {
         }
         let state = &mut *state;
         state.changed = true;
-        for ((chunk, terms), vector) in chunks.iter().zip(terms).zip(vectors) {
+        for (chunk, vector) in chunks.iter().zip(vectors) {
             self.keyword.delete_ids(&state.writer, &[chunk.id]);
-            state.writer.add_document(self.keyword.document(chunk, terms))?;
+            state.writer.add_document(self.keyword.document(chunk))?;
             match vector {
                 Some(vector) => {
                     state.pending_vector_ids.insert(chunk.id);
@@ -509,15 +483,13 @@ impl SearchIndex for EmbeddedIndex {
         // labels, from the stored copy. Committing first makes that copy current.
         self.commit_locked(&mut state)?;
         let chunks = self.keyword.chunks_of_source(organization_id, file_or_faq_id)?;
-        let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
-        let terms = self.analyse_all(&texts);
         let state = &mut *state;
         state.changed = true;
-        for (chunk, terms) in chunks.into_iter().zip(terms) {
+        for chunk in chunks {
             let mut record = chunk.into_record();
             record.label_ids = labels.clone();
             self.keyword.delete_ids(&state.writer, &[record.id]);
-            state.writer.add_document(self.keyword.document(&record, terms))?;
+            state.writer.add_document(self.keyword.document(&record))?;
         }
         state.pending.push(VectorOp::SetLabels {
             org: organization_id,
@@ -600,7 +572,7 @@ mod tests {
             index.keyword.delete_ids(&state.writer, &[id]);
             state
                 .writer
-                .add_document(index.keyword.document(&record, vec!["stale".into()]))
+                .add_document(index.keyword.document_with_terms(&record, &["stale"]))
                 .unwrap();
             let mut prepared = state.writer.prepare_commit().unwrap();
             prepared.set_payload(&Payload { analyzer: 0, generation: 0, log_len: 0 }.encode());

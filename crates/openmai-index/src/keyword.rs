@@ -1,6 +1,8 @@
-//! The BM25 half: a tantivy index whose searchable field holds the output of
-//! [`crate::analyzer`], given to tantivy pre-tokenised so that tantivy never analyses text
-//! itself (one analyzer, shared with any other implementation).
+//! The BM25 half: a tantivy index whose searchable field is analysed by
+//! [`crate::analyzer`] (one analyzer, shared with any other implementation), registered as
+//! the field's tokenizer. Tantivy then analyses each chunk in its own indexing threads, in
+//! parallel, straight into its postings; pre-tokenised input would instead be JSON-encoded
+//! into the document and decoded again, which cost more than the analysis itself.
 //!
 //! Queries are a `BooleanQuery` of `Should` term queries (any term may match; BM25 ranks by
 //! how many and how rare), never a phrase: a multi-word Chinese question must find a passage
@@ -35,14 +37,18 @@ use tantivy::schema::{
     BytesOptions, FAST, Field, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions,
     Value,
 };
-use tantivy::tokenizer::{PreTokenizedString, Token};
+use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{
     DocAddress, DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader,
     TantivyDocument, Term,
 };
 use uuid::Uuid;
 
+use crate::analyzer::{self, Analyzer};
 use crate::{ChunkRecord, IndexError};
+
+/// The name of [`AnalyzerTokenizer`] in the index's tokenizer manager.
+const TOKENIZER: &str = "openmai";
 
 /// Restricts a search to one organisation and some of its knowledge bases, and optionally to
 /// labels and files. Shared by the keyword and the vector side.
@@ -119,18 +125,106 @@ fn schema() -> (Schema, Fields) {
         faq: builder.add_bytes_field("faq", raw.clone()),
         labels: builder.add_bytes_field("labels", raw),
         text: builder.add_text_field("text", STORED),
-        terms: builder.add_text_field(
-            "terms",
-            TextOptions::default().set_indexing_options(
-                TextFieldIndexing::default()
-                    // Only term frequencies: BM25 needs them, positions are never used
-                    // (no phrase queries), and leaving them out makes the index smaller.
-                    .set_index_option(IndexRecordOption::WithFreqs)
-                    .set_fieldnorms(true),
-            ),
-        ),
+        terms: builder.add_text_field("terms", terms_options(TOKENIZER)),
     };
     (builder.build(), fields)
+}
+
+fn terms_options(tokenizer: &str) -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(tokenizer)
+            // Only term frequencies: BM25 needs them, positions are never used (no phrase
+            // queries), and leaving them out makes the index smaller.
+            .set_index_option(IndexRecordOption::WithFreqs)
+            .set_fieldnorms(true),
+    )
+}
+
+/// Whether `found` is the schema of an index written before the analyzer became the `terms`
+/// field's tokenizer: the same fields, with `terms` fed pre-tokenised through the "default"
+/// tokenizer name. Such an index holds the same terms; it is opened with the analyzer
+/// registered under that name too.
+fn is_pre_tokenised_schema(found: &Schema) -> bool {
+    let (current, fields) = schema();
+    let mut builder = Schema::builder();
+    for (field, entry) in current.fields() {
+        if field == fields.terms {
+            builder.add_text_field(entry.name(), terms_options("default"));
+        } else {
+            builder.add_field(entry.clone());
+        }
+    }
+    *found == builder.build()
+}
+
+/// [`Analyzer`] as a tantivy tokenizer. Terms are written into one reused buffer, so a chunk
+/// costs no allocation per term.
+#[derive(Clone)]
+pub(crate) struct AnalyzerTokenizer {
+    analyzer: &'static Analyzer,
+    scratch: analyzer::Scratch,
+    terms: String,
+    /// End offset of each term in `terms`.
+    ends: Vec<usize>,
+}
+
+impl AnalyzerTokenizer {
+    fn new(analyzer: &'static Analyzer) -> Self {
+        AnalyzerTokenizer {
+            analyzer,
+            scratch: analyzer::Scratch::default(),
+            terms: String::new(),
+            ends: Vec::new(),
+        }
+    }
+}
+
+pub(crate) struct AnalyzerTokenStream<'a> {
+    terms: &'a str,
+    ends: &'a [usize],
+    next: usize,
+    token: Token,
+}
+
+impl Tokenizer for AnalyzerTokenizer {
+    type TokenStream<'a> = AnalyzerTokenStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> AnalyzerTokenStream<'a> {
+        self.terms.clear();
+        self.ends.clear();
+        let (terms, ends) = (&mut self.terms, &mut self.ends);
+        self.analyzer.for_each_term_with(text, &mut self.scratch, |term| {
+            terms.push_str(term);
+            ends.push(terms.len());
+        });
+        AnalyzerTokenStream {
+            terms: &self.terms,
+            ends: &self.ends,
+            next: 0,
+            token: Token::default(),
+        }
+    }
+}
+
+impl TokenStream for AnalyzerTokenStream<'_> {
+    fn advance(&mut self) -> bool {
+        let Some(&end) = self.ends.get(self.next) else { return false };
+        let start = if self.next == 0 { 0 } else { self.ends[self.next - 1] };
+        self.token.text.clear();
+        self.token.text.push_str(&self.terms[start..end]);
+        self.token.position = self.next;
+        self.next += 1;
+        true
+    }
+
+    fn token(&self) -> &Token {
+        &self.token
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.token
+    }
 }
 
 fn uuid_term(field: Field, id: Uuid) -> Term {
@@ -168,7 +262,7 @@ impl KeywordIndex {
                     source: std::io::Error::other(e),
                 })?;
                 let index = Index::open_or_create(directory, schema.clone())?;
-                if index.schema() != schema {
+                if index.schema() != schema && !is_pre_tokenised_schema(&index.schema()) {
                     return Err(IndexError::Corrupt(format!(
                         "{} holds a full-text index with a different schema",
                         dir.display()
@@ -176,8 +270,13 @@ impl KeywordIndex {
                 }
                 index
             }
-            None => Index::create_in_ram(schema),
+            None => Index::create_in_ram(schema.clone()),
         };
+        let tokenizer = AnalyzerTokenizer::new(analyzer::shared());
+        index.tokenizers().register(TOKENIZER, tokenizer.clone());
+        if index.schema() != schema {
+            index.tokenizers().register("default", tokenizer);
+        }
         let writer = match index.writer_with_num_threads(writer_threads, writer_memory) {
             Ok(writer) => writer,
             Err(tantivy::TantivyError::LockFailure(..)) => {
@@ -203,8 +302,15 @@ impl KeywordIndex {
         self.reader.searcher().num_docs()
     }
 
-    /// The document for `chunk`, whose text analyses to `terms`.
-    pub fn document(&self, chunk: &ChunkRecord, terms: Vec<String>) -> TantivyDocument {
+    /// The document for `chunk`; tantivy analyses its text into the `terms` field.
+    pub fn document(&self, chunk: &ChunkRecord) -> TantivyDocument {
+        let mut doc = self.document_without_terms(chunk);
+        doc.add_text(self.fields.terms, &chunk.text);
+        doc
+    }
+
+    /// The document for `chunk` with every field but `terms`.
+    fn document_without_terms(&self, chunk: &ChunkRecord) -> TantivyDocument {
         let f = &self.fields;
         let mut doc = TantivyDocument::new();
         doc.add_bytes(f.id, chunk.id.as_bytes());
@@ -223,18 +329,27 @@ impl KeywordIndex {
             doc.add_bytes(f.labels, label.as_bytes());
         }
         doc.add_text(f.text, &chunk.text);
+        doc
+    }
+
+    /// The document for `chunk` with the given terms instead of its text's (for tests that
+    /// pretend another analyzer wrote the index).
+    #[cfg(test)]
+    pub fn document_with_terms(&self, chunk: &ChunkRecord, terms: &[&str]) -> TantivyDocument {
+        let mut doc = self.document_without_terms(chunk);
         let tokens = terms
-            .into_iter()
+            .iter()
             .enumerate()
             .map(|(position, text)| Token {
-                offset_from: 0,
-                offset_to: 0,
                 position,
-                text,
-                position_length: 1,
+                text: (*text).to_owned(),
+                ..Token::default()
             })
             .collect();
-        doc.add_pre_tokenized_text(f.terms, PreTokenizedString { text: String::new(), tokens });
+        doc.add_pre_tokenized_text(
+            self.fields.terms,
+            tantivy::tokenizer::PreTokenizedString { text: String::new(), tokens },
+        );
         doc
     }
 

@@ -20,9 +20,12 @@ pub fn fold(text: &str) -> String {
             0x3000 => ' ',
             _ => c,
         };
-        has_han |= is_han(c);
         if c.is_ascii() {
             out.push(c.to_ascii_lowercase());
+        } else if is_han(c) {
+            // Most of a Chinese text, and caseless: skip the case tables.
+            has_han = true;
+            out.push(c);
         } else {
             out.extend(c.to_lowercase());
         }
