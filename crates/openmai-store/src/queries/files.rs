@@ -296,28 +296,31 @@ impl Db<'_> {
                  VALUES ($1, $2, $3, $4, $5)",
                 params![file_id, file.organization_id, content, encoding, now],
             )?;
-            db.replace_chunks(&file, chunks)?;
+            let chunks = db.replace_chunks(&file, chunks)?;
             db.execute(
                 "UPDATE kb_files SET status = $2, failed_reason = NULL, pages = $3, updated_at = $4 \
                  WHERE id = $1",
                 params![file_id, FileStatus::Processing.as_str(), pages, now],
             )?;
-            Ok(Some(db.chunks_of_file(file.organization_id, file_id)?))
+            Ok(Some(chunks))
         })
     }
 
-    /// Replaces a file's chunks (after its content was edited) and counts them.
-    pub fn replace_chunks(&mut self, file: &KbFile, chunks: &[NewChunk]) -> Result<()> {
+    /// Replaces a file's chunks (after its content was edited), counts them, and returns
+    /// them as stored (in order), without reading them back.
+    pub fn replace_chunks(&mut self, file: &KbFile, chunks: &[NewChunk]) -> Result<Vec<Chunk>> {
         let now = Timestamp::now();
         self.execute("DELETE FROM chunks WHERE file_id = $1", params![file.id])?;
+        let mut stored = Vec::with_capacity(chunks.len());
         for chunk in chunks {
             let embedding = chunk.embedding.as_deref().map(embedding_to_bytes);
+            let id = new_id();
             self.execute(
                 "INSERT INTO chunks (id, organization_id, knowledge_base_id, file_id, ordinal, \
                  content, page_number, heading, embedding, hits_count, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11)",
                 params![
-                    new_id(),
+                    id,
                     file.organization_id,
                     file.knowledge_base_id,
                     file.id,
@@ -330,12 +333,30 @@ impl Db<'_> {
                     now
                 ],
             )?;
+            stored.push(Chunk {
+                id,
+                organization_id: file.organization_id,
+                knowledge_base_id: file.knowledge_base_id,
+                file_id: file.id,
+                ordinal: chunk.ordinal,
+                content: chunk.content.clone(),
+                page_number: chunk.page_number,
+                heading: chunk.heading.clone(),
+                metadata: None,
+                embedding: chunk.embedding.clone(),
+                hits_count: 0,
+                created_at: now,
+                updated_at: now,
+                filename: file.filename.clone(),
+            });
         }
         self.execute(
             "UPDATE kb_files SET chunks_count = $2 WHERE id = $1",
             params![file.id, i64::try_from(chunks.len()).unwrap_or(i64::MAX)],
         )?;
-        Ok(())
+        // The order `chunks_of_file` reads them in.
+        stored.sort_by_key(|c| (c.ordinal, c.id));
+        Ok(stored)
     }
 
     pub fn get_file_content(
