@@ -109,8 +109,8 @@ where
 }
 
 /// Renews the job's lease at a third of its length; tells `lost` when the job is no
-/// longer ours.
-fn keep_lease(
+/// longer ours. Abort the task to stop.
+pub fn keep_lease(
     queue: &Queue,
     worker: &str,
     job: Uuid,

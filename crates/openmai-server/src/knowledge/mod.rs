@@ -211,7 +211,7 @@ impl Knowledge {
     }
 
     /// Runs blocking index work off the async threads.
-    async fn index<T: Send + 'static>(
+    pub(crate) async fn index<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn SearchIndex) -> Result<T, openmai_index::IndexError> + Send + 'static,
     ) -> ApiResult<T> {
@@ -642,11 +642,7 @@ impl Knowledge {
             .store
             .write(move |db| {
                 db.transaction(|db| {
-                    db.replace_chunks(&file, &chunks)?;
-                    Ok((
-                        db.chunks_of_file(organization_id, file.id)?,
-                        db.label_ids_of_file(file.id)?,
-                    ))
+                    Ok((db.replace_chunks(&file, &chunks)?, db.label_ids_of_file(file.id)?))
                 })
             })
             .await?;
@@ -654,8 +650,21 @@ impl Knowledge {
         Ok(content)
     }
 
-    /// Replaces a file's entries in the index with `chunks`.
+    /// Replaces a file's entries in the index with `chunks`, and commits.
     pub async fn reindex_file(
+        &self,
+        organization_id: Uuid,
+        file_id: Uuid,
+        chunks: Vec<Chunk>,
+        labels: Vec<Uuid>,
+    ) -> ApiResult<()> {
+        self.stage_file(organization_id, file_id, chunks, labels).await?;
+        self.index(|index| index.commit()).await
+    }
+
+    /// Replaces a file's entries in the index writer with `chunks`, uncommitted: the file is
+    /// searchable after the next commit, whoever makes it.
+    pub async fn stage_file(
         &self,
         organization_id: Uuid,
         file_id: Uuid,
@@ -666,8 +675,7 @@ impl Knowledge {
             chunks.iter().map(|c| chunk_record(c, labels.clone())).collect();
         self.index(move |index| {
             index.delete_file(organization_id, file_id)?;
-            index.upsert(&records)?;
-            index.commit()
+            index.upsert(&records)
         })
         .await
     }

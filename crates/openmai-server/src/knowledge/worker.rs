@@ -30,10 +30,21 @@ pub fn spawn(
         lease: knowledge.settings.lease,
     };
     let knowledge = knowledge.clone();
-    jobs::spawn(&queue, "ingest", count, shutdown, move |job, worker| {
-        let knowledge = knowledge.clone();
-        async move { handle(&knowledge, &worker, job).await }
+    let pool = queue.clone();
+    jobs::spawn(&pool, "ingest", count, shutdown, move |job, worker| {
+        let (knowledge, queue) = (knowledge.clone(), queue.clone());
+        async move { handle(&knowledge, &queue, &worker, job).await }
     })
+}
+
+/// Where an ingestion job stands when its worker lets go of it.
+enum Staged {
+    Ended(Ending),
+    /// The file's chunks are stored and in the index writer; a commit remains.
+    Indexed {
+        organization_id: Uuid,
+        file_id: Uuid,
+    },
 }
 
 /// How a job ended.
@@ -45,7 +56,7 @@ enum Ending {
     Fail(String),
 }
 
-async fn handle(knowledge: &Knowledge, worker: &str, job: Job) {
+async fn handle(knowledge: &Knowledge, queue: &jobs::Queue, worker: &str, job: Job) {
     let ending = if job.attempts > job.max_attempts {
         let last = job
             .last_error
@@ -54,7 +65,26 @@ async fn handle(knowledge: &Knowledge, worker: &str, job: Job) {
         Ending::Fail(format!("Gave up after {} attempts. Last problem: {last}", job.max_attempts))
     } else {
         match job.kind.as_str() {
-            INGEST_JOB => ingest(knowledge, &job).await,
+            INGEST_JOB => match ingest(knowledge, &job).await {
+                Staged::Ended(ending) => ending,
+                Staged::Indexed { organization_id, file_id } => {
+                    // The commit that makes the file searchable, and the job's end, go on
+                    // without this worker, which takes the next file meanwhile: parsing one
+                    // file then overlaps the analysis of the last, and a commit made for one
+                    // file covers every file staged before it (a group commit). The lease is
+                    // held until then, so no other worker takes the job over.
+                    let keeper = jobs::keep_lease(queue, worker, job.id, Default::default());
+                    let (knowledge, worker) = (knowledge.clone(), worker.to_owned());
+                    tokio::spawn(async move {
+                        let ending = commit_staged(&knowledge, organization_id, file_id).await;
+                        if let Err(err) = finish(&knowledge, &worker, &job, ending).await {
+                            tracing::warn!(%err, job = %job.id, "could not record a job's end");
+                        }
+                        keeper.abort();
+                    });
+                    return;
+                }
+            },
             REEMBED_JOB => reembed(knowledge, &job).await,
             other => Ending::Fail(format!("Unknown job kind {other:?}.")),
         }
@@ -150,28 +180,32 @@ fn payload_id(job: &Job, key: &str) -> Option<Uuid> {
     job.payload.get(key).and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok())
 }
 
-/// One file: download, parse (isolated), embed, store, index.
-async fn ingest(knowledge: &Knowledge, job: &Job) -> Ending {
+/// One file: download, parse (isolated), embed, store, and stage in the index.
+async fn ingest(knowledge: &Knowledge, job: &Job) -> Staged {
     let (Some(org), Some(file_id)) = (job.organization_id, payload_id(job, "file")) else {
-        return Ending::Fail("The job names no file.".into());
+        return Staged::Ended(Ending::Fail("The job names no file.".into()));
     };
     let file = match knowledge.store.read(move |db| db.get_file(org, file_id)).await {
         Ok(file) => file,
-        Err(openmai_store::StoreError::NotFound) => return Ending::Done,
-        Err(err) => return Ending::Retry(format!("The database could not be read: {err}")),
+        Err(openmai_store::StoreError::NotFound) => return Staged::Ended(Ending::Done),
+        Err(err) => {
+            return Staged::Ended(Ending::Retry(format!("The database could not be read: {err}")));
+        }
     };
     let kb_id = file.knowledge_base_id;
     let kb = match knowledge.store.read(move |db| db.get_kb(org, kb_id)).await {
         Ok(kb) => kb,
-        Err(openmai_store::StoreError::NotFound) => return Ending::Done,
-        Err(err) => return Ending::Retry(format!("The database could not be read: {err}")),
+        Err(openmai_store::StoreError::NotFound) => return Staged::Ended(Ending::Done),
+        Err(err) => {
+            return Staged::Ended(Ending::Retry(format!("The database could not be read: {err}")));
+        }
     };
     if let Err(err) = knowledge
         .store
         .write(move |db| db.set_file_status(file_id, FileStatus::Processing, None))
         .await
     {
-        return Ending::Retry(format!("The database could not be written: {err}"));
+        return Staged::Ended(Ending::Retry(format!("The database could not be written: {err}")));
     }
 
     let temp = TempFile(knowledge.temp_path(&format!("ingest-{}", job.id)));
@@ -179,25 +213,29 @@ async fn ingest(knowledge: &Knowledge, job: &Job) -> Ending {
     match knowledge.blobs.get_to_file(&file.storage_key, &temp.0, max).await {
         Ok(_) => {}
         Err(openmai_blobs::BlobError::NotFound { .. }) => {
-            return Ending::Fail(
+            return Staged::Ended(Ending::Fail(
                 "The uploaded file is missing from storage; upload it again.".into(),
-            );
-        }
-        Err(openmai_blobs::BlobError::TooLarge { max_bytes, .. }) => {
-            return Ending::Fail(format!(
-                "The file is larger than the {} MB limit.",
-                max_bytes / (1024 * 1024)
             ));
         }
-        Err(err) => return Ending::Retry(format!("The stored file could not be read: {err}")),
+        Err(openmai_blobs::BlobError::TooLarge { max_bytes, .. }) => {
+            return Staged::Ended(Ending::Fail(format!(
+                "The file is larger than the {} MB limit.",
+                max_bytes / (1024 * 1024)
+            )));
+        }
+        Err(err) => {
+            return Staged::Ended(Ending::Retry(format!(
+                "The stored file could not be read: {err}"
+            )));
+        }
     }
 
     let options = parse::options(&kb, max);
     let parsed =
         match parse::parse_isolated(&knowledge.settings, &temp.0, &file.filename, &options).await {
             Ok(Outcome::Parsed(parsed)) => parsed,
-            Ok(Outcome::Refused { message, .. }) => return Ending::Fail(message),
-            Err(failure) => return Ending::Fail(failure.to_string()),
+            Ok(Outcome::Refused { message, .. }) => return Staged::Ended(Ending::Fail(message)),
+            Err(failure) => return Staged::Ended(Ending::Fail(failure.to_string())),
         };
     drop(temp);
 
@@ -220,8 +258,8 @@ async fn ingest(knowledge: &Knowledge, job: &Job) -> Ending {
                     chunk.embedding = Some(vector);
                 }
             }
-            Err(err) if err.is_transient() => return Ending::Retry(err.to_string()),
-            Err(err) => return Ending::Fail(err.to_string()),
+            Err(err) if err.is_transient() => return Staged::Ended(Ending::Retry(err.to_string())),
+            Err(err) => return Staged::Ended(Ending::Fail(err.to_string())),
         }
     }
 
@@ -242,10 +280,25 @@ async fn ingest(knowledge: &Knowledge, job: &Job) -> Ending {
         .await;
     let (chunks, labels) = match stored {
         Ok(Some(stored)) => stored,
-        Ok(None) => return Ending::Done, // deleted meanwhile
-        Err(err) => return Ending::Retry(format!("The database could not be written: {err}")),
+        Ok(None) => return Staged::Ended(Ending::Done), // deleted meanwhile
+        Err(err) => {
+            return Staged::Ended(Ending::Retry(format!(
+                "The database could not be written: {err}"
+            )));
+        }
     };
-    if let Err(err) = knowledge.reindex_file(org, file_id, chunks, labels).await {
+    if let Err(err) = knowledge.stage_file(org, file_id, chunks, labels).await {
+        return Staged::Ended(Ending::Retry(format!(
+            "The search index could not be updated: {err}"
+        )));
+    }
+    Staged::Indexed { organization_id: org, file_id }
+}
+
+/// Commits the index (a no-op when a later commit already covered this file's chunks) and
+/// removes the file's entries again if it was deleted meanwhile.
+async fn commit_staged(knowledge: &Knowledge, org: Uuid, file_id: Uuid) -> Ending {
+    if let Err(err) = knowledge.index(|index| index.commit()).await {
         return Ending::Retry(format!("The search index could not be updated: {err}"));
     }
     // A delete that raced the indexing above leaves no stray entries.
