@@ -9,7 +9,9 @@
 #   bench/ingest/server.sh [CORPUS_DIR]     # default /tmp/openmai-ingest-corpus (see run.sh)
 #
 # Knobs: WORKERS (server's ingest_workers, default 2), PORT (18777), JSON=1 (a last JSON line
-# for run.sh). run.sh runs this too, so all figures come from one run.
+# for run.sh), OPENMAI_BIN (a binary built elsewhere, e.g. with frame pointers for perf;
+# default: build target/release/openmai). run.sh runs this too, so all figures come from one
+# run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -18,12 +20,16 @@ WORKERS=${WORKERS:-2}
 PORT=${PORT:-18777}
 [ -d "$CORPUS" ] || { echo "no corpus at $CORPUS: run bench/ingest/run.sh first" >&2; exit 1; }
 
-cargo build --release --locked -q --bin openmai
-bin=$PWD/target/release/openmai
+if [ -n "${OPENMAI_BIN:-}" ]; then
+  bin=$OPENMAI_BIN
+else
+  cargo build --release --locked -q --bin openmai
+  bin=$PWD/target/release/openmai
+fi
 data=$(mktemp -d)
 export OPENMAI_ADMIN_EMAIL=bench@example.com OPENMAI_ADMIN_PASSWORD=bench-password-1234
 export OPENMAI_INGEST_WORKERS=$WORKERS OPENMAI_LOG=warn
-"$bin" serve --bind "127.0.0.1:$PORT" --data-dir "$data" >"$data/serve.log" 2>&1 &
+"$bin" serve --bind "127.0.0.1:$PORT" --data-dir "$data" >"${SERVE_LOG:-$data/serve.log}" 2>&1 &
 server=$!
 sampler=
 cleanup() {
@@ -37,20 +43,33 @@ export OPENMAI_URL="http://127.0.0.1:$PORT"
 OPENMAI_API_KEY=$("$bin" api-key create --email "$OPENMAI_ADMIN_EMAIL" --data-dir "$data" | tail -1)
 export OPENMAI_API_KEY
 
-# Peak of (server + its children) RSS, sampled.
+# Peak of (server + its children) RSS, sampled by one small process (a shell loop forking
+# pgrep and awk ten times a second cost the run a few percent of its CPU).
 peak_file="$data/peak"
-(
-  peak=0
-  while kill -0 "$server" 2>/dev/null; do
-    total=0
-    for pid in "$server" $(pgrep -P "$server" || true); do
-      kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
-      total=$((total + ${kb:-0}))
-    done
-    [ "$total" -gt "$peak" ] && peak=$total && echo "$peak" >"$peak_file"
-    sleep 0.1
-  done
-) &
+python3 - "$server" "$peak_file" <<'PY' &
+import os, sys, time
+server, out = sys.argv[1], sys.argv[2]
+def rss(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+    except (OSError, StopIteration):
+        return 0
+def children(pid):
+    try:
+        return [c for t in os.listdir(f"/proc/{pid}/task")
+                for c in open(f"/proc/{pid}/task/{t}/children").read().split()]
+    except OSError:
+        return []
+peak = 0
+while os.path.exists(f"/proc/{server}"):
+    total = rss(server) + sum(rss(c) for c in children(server))
+    if total > peak:
+        peak = total
+        with open(out, "w") as f:
+            f.write(str(peak))
+    time.sleep(0.1)
+PY
 sampler=$!
 
 "$bin" kb create bench >/dev/null
