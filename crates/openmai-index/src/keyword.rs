@@ -146,6 +146,10 @@ fn terms_options(tokenizer: &str) -> TextOptions {
 /// tokenizer name. Such an index holds the same terms; it is opened with the analyzer
 /// registered under that name too.
 fn is_pre_tokenised_schema(found: &Schema) -> bool {
+    *found == pre_tokenised_schema()
+}
+
+fn pre_tokenised_schema() -> Schema {
     let (current, fields) = schema();
     let mut builder = Schema::builder();
     for (field, entry) in current.fields() {
@@ -155,7 +159,7 @@ fn is_pre_tokenised_schema(found: &Schema) -> bool {
             builder.add_field(entry.clone());
         }
     }
-    *found == builder.build()
+    builder.build()
 }
 
 /// [`Analyzer`] as a tantivy tokenizer. Terms are written into one reused buffer, so a chunk
@@ -261,7 +265,13 @@ impl KeywordIndex {
                     path: dir.to_owned(),
                     source: std::io::Error::other(e),
                 })?;
-                let index = Index::open_or_create(directory, schema.clone())?;
+                // Not `open_or_create`: it refuses the earlier schema, which we accept.
+                let exists = Index::exists(&directory).map_err(tantivy::TantivyError::from)?;
+                let index = if exists {
+                    Index::open(directory)?
+                } else {
+                    Index::create(directory, schema.clone(), tantivy::IndexSettings::default())?
+                };
                 if index.schema() != schema && !is_pre_tokenised_schema(&index.schema()) {
                     return Err(IndexError::Corrupt(format!(
                         "{} holds a full-text index with a different schema",
@@ -782,5 +792,69 @@ impl Collector for ScopedTopDocs {
             top.threshold()
         })?;
         Ok(top.into_vec(segment_ord))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(id: u128, text: &str) -> ChunkRecord {
+        ChunkRecord {
+            id: Uuid::from_u128(id),
+            organization_id: Uuid::from_u128(1),
+            knowledge_base_id: Uuid::from_u128(2),
+            file_id: None,
+            faq_id: None,
+            label_ids: Vec::new(),
+            text: text.into(),
+            embedding: None,
+        }
+    }
+
+    fn find(index: &KeywordIndex, query: &str) -> usize {
+        let filter = Filter {
+            organization_id: Uuid::from_u128(1),
+            knowledge_base_ids: vec![Uuid::from_u128(2)],
+            label_ids: None,
+            source_ids: None,
+        };
+        index.search(&filter, &analyzer::terms(query), 10).unwrap().len()
+    }
+
+    #[test]
+    fn the_tokenizer_indexes_the_analyzers_terms() {
+        let (index, mut writer) = KeywordIndex::open(None, 1, 15_000_000).unwrap();
+        writer.add_document(index.document(&chunk(3, "臺灣高鐵的退票規定 Refunds"))).unwrap();
+        writer.commit().unwrap();
+        index.reload().unwrap();
+        assert_eq!(find(&index, "台湾高铁退票"), 1);
+        assert_eq!(find(&index, "refunded"), 1);
+        assert_eq!(find(&index, "的"), 0, "stop words are not indexed");
+    }
+
+    #[test]
+    fn an_index_written_with_pre_tokenised_terms_still_opens_and_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // What earlier versions wrote: the analyzer's terms fed pre-tokenised to a field
+            // named with tantivy's "default" tokenizer.
+            let index = Index::create_in_dir(dir.path(), pre_tokenised_schema()).unwrap();
+            let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+            let reader = index.reader().unwrap();
+            let keyword = KeywordIndex { index, reader, fields: schema().1 };
+            let terms = analyzer::terms("退票规定");
+            let terms: Vec<&str> = terms.iter().map(String::as_str).collect();
+            writer
+                .add_document(keyword.document_with_terms(&chunk(3, "退票规定"), &terms))
+                .unwrap();
+            writer.commit().unwrap();
+        }
+        let (index, mut writer) = KeywordIndex::open(Some(dir.path()), 1, 15_000_000).unwrap();
+        writer.add_document(index.document(&chunk(4, "行李遺失的賠償"))).unwrap();
+        writer.commit().unwrap();
+        index.reload().unwrap();
+        assert_eq!(find(&index, "退票"), 1, "the earlier chunk is found");
+        assert_eq!(find(&index, "行李赔偿"), 1, "a new chunk is analysed by our analyzer");
     }
 }
