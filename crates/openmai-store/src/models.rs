@@ -684,7 +684,34 @@ pub struct NewMessage {
     pub attachment_ids: Vec<Uuid>,
 }
 
-/// What a finished (or failed) reply is updated with.
+impl NewMessage {
+    /// The message this becomes when stored with `id` at `now` (no reply outcome yet).
+    pub fn stored(&self, id: Uuid, now: Timestamp, attachments: Vec<Attachment>) -> Message {
+        Message {
+            id,
+            organization_id: self.organization_id,
+            conversation_id: self.conversation_id,
+            message_type: self.message_type,
+            sender_id: self.sender_id,
+            sender_name: self.sender_name.clone(),
+            content: self.content.clone(),
+            status: self.status,
+            feedback: None,
+            reply_to_id: self.reply_to_id,
+            query_metadata: self.query_metadata.clone(),
+            content_payload: self.content_payload.clone(),
+            citations: None,
+            model: None,
+            usage: MessageUsage::default(),
+            error: None,
+            created_at: now,
+            updated_at: now,
+            attachments,
+        }
+    }
+}
+
+/// What a finished (or failed) reply is stored with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplyOutcome {
     pub content: String,

@@ -896,18 +896,6 @@ mod conversations {
                 .await;
             assert!(matches!(foreign_attachment, Err(StoreError::NotFound)), "{engine}");
 
-            let pending = store
-                .write(move |db| {
-                    db.insert_message(&NewMessage {
-                        message_type: MessageType::Outgoing,
-                        status: MessageStatus::Pending,
-                        reply_to_id: Some(question.id),
-                        ..message(org, conv, "", vec![])
-                    })
-                })
-                .await
-                .unwrap();
-            let reply_id = pending.id;
             let outcome = ReplyOutcome {
                 content: "可於開車前退票。".into(),
                 status: MessageStatus::Done,
@@ -916,8 +904,24 @@ mod conversations {
                 usage: MessageUsage { input_tokens: 12, output_tokens: 8, words_count: 8 },
                 error: None,
             };
-            let reply =
-                store.write(move |db| db.finish_reply(org, reply_id, &outcome)).await.unwrap();
+            let reply = store
+                .write(move |db| {
+                    db.insert_reply(
+                        &NewMessage {
+                            message_type: MessageType::Outgoing,
+                            reply_to_id: Some(question.id),
+                            ..message(org, conv, "", vec![])
+                        },
+                        &outcome,
+                    )
+                })
+                .await
+                .unwrap();
+            let reply_id = reply.id;
+            // What the insert returns is built in memory; it must be what a read finds.
+            let read = store.read(move |db| db.get_message(org, reply_id)).await.unwrap();
+            assert_eq!(reply, read, "{engine}");
+            assert_eq!(reply.content, "可於開車前退票。", "{engine}");
             let reply_at = reply.created_at;
             assert_eq!(
                 (reply.status, reply.usage.words_count),

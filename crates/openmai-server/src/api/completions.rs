@@ -24,7 +24,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
 use openmai_store::models::{
-    Chatbot, Conversation, Message, MessageStatus, MessageType, NewMessage, new_id,
+    Chatbot, Conversation, MessageStatus, MessageType, NewMessage, new_id,
 };
 use openmai_types::{Code, Timestamp, messages as msg};
 use serde::Serialize;
@@ -265,28 +265,7 @@ async fn question(
         content_payload: request.content_payload,
         attachment_ids: request.attachments,
     };
-    let now = Timestamp::now();
-    let question = Message {
-        id: new_id(),
-        organization_id: org,
-        conversation_id,
-        message_type: MessageType::Incoming,
-        sender_id: message.sender_id,
-        sender_name: message.sender_name.clone(),
-        content: message.content.clone(),
-        status: MessageStatus::Done,
-        feedback: None,
-        reply_to_id: None,
-        query_metadata: message.query_metadata.clone(),
-        content_payload: message.content_payload.clone(),
-        citations: None,
-        model: None,
-        usage: Default::default(),
-        error: None,
-        created_at: now,
-        updated_at: now,
-        attachments,
-    };
+    let question = message.stored(new_id(), Timestamp::now(), attachments);
     Ok((Turn { chatbot, question }, Pending { new_conversation: inbox, user, message }))
 }
 

@@ -242,31 +242,15 @@ impl Db<'_> {
             for attachment in &mut attachments {
                 attachment.conversation_id.get_or_insert(new.conversation_id);
             }
-            let (content, status) = match outcome {
-                Some(outcome) => (&outcome.content, outcome.status),
-                None => (&new.content, new.status),
-            };
-            let message = Message {
-                id,
-                organization_id: org,
-                conversation_id: new.conversation_id,
-                message_type: new.message_type,
-                sender_id: new.sender_id,
-                sender_name: new.sender_name.clone(),
-                content: content.clone(),
-                status,
-                feedback: None,
-                reply_to_id: new.reply_to_id,
-                query_metadata: new.query_metadata.clone(),
-                content_payload: new.content_payload.clone(),
-                citations: outcome.and_then(|o| o.citations.clone()),
-                model: outcome.and_then(|o| o.model.clone()),
-                usage: outcome.map(|o| o.usage).unwrap_or_default(),
-                error: outcome.and_then(|o| o.error.clone()),
-                created_at: now,
-                updated_at: now,
-                attachments,
-            };
+            let mut message = new.stored(id, now, attachments);
+            if let Some(outcome) = outcome {
+                message.content.clone_from(&outcome.content);
+                message.status = outcome.status;
+                message.citations.clone_from(&outcome.citations);
+                message.model.clone_from(&outcome.model);
+                message.usage = outcome.usage;
+                message.error.clone_from(&outcome.error);
+            }
             let m = &message;
             db.execute(
                 "INSERT INTO messages (id, organization_id, conversation_id, message_type, \
@@ -394,37 +378,6 @@ impl Db<'_> {
             }
             None => Ok(None),
         }
-    }
-
-    /// Writes a reply's outcome into a (pending) outgoing message.
-    pub fn finish_reply(
-        &mut self,
-        organization_id: Uuid,
-        id: Uuid,
-        outcome: &ReplyOutcome,
-    ) -> Result<Message> {
-        let changed = self.execute(
-            "UPDATE messages SET content = $3, status = $4, citations = $5, model = $6, \
-             input_tokens = $7, output_tokens = $8, words_count = $9, error = $10, updated_at = $11 \
-             WHERE organization_id = $1 AND id = $2",
-            params![
-                organization_id,
-                id,
-                &outcome.content,
-                outcome.status.as_str(),
-                &outcome.citations,
-                &outcome.model,
-                outcome.usage.input_tokens,
-                outcome.usage.output_tokens,
-                outcome.usage.words_count,
-                &outcome.error,
-                Timestamp::now()
-            ],
-        )?;
-        if changed == 0 {
-            return Err(StoreError::NotFound);
-        }
-        self.get_message(organization_id, id)
     }
 
     /// Sets or clears (`None`) a message's feedback.
