@@ -13,9 +13,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::api::CursorParams;
 use crate::api::knowledge_bases::parse_id;
 use crate::api::messages::MessageView;
+use crate::api::{CursorParams, filter_id};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -96,15 +96,6 @@ pub struct ConversationFilterParams {
     inbox: Option<String>,
     /// Only conversations with this assistant.
     chatbot: Option<String>,
-}
-
-fn filter_id(field: &str, raw: Option<&str>) -> ApiResult<Option<Uuid>> {
-    match raw.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(raw) => Uuid::parse_str(raw)
-            .map(Some)
-            .map_err(|_| ApiError::field(field, msg::INVALID_FILTER_CHOICE)),
-    }
 }
 
 /// Conversations of the caller's organisation, newest first.

@@ -101,13 +101,7 @@ async fn list(
     url: RequestUrl,
 ) -> ApiResult<Json<Page<InboxView>>> {
     let org = caller.organization()?;
-    let chatbot = match params.chatbot.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(raw) => Some(
-            Uuid::parse_str(raw)
-                .map_err(|_| ApiError::field("chatbot", msg::INVALID_FILTER_CHOICE))?,
-        ),
-    };
+    let chatbot = crate::api::filter_id("chatbot", params.chatbot.as_deref())?;
     let channel_type = match params.channel_type.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(kind) if CHANNEL_TYPES.contains(&kind) => Some(kind.to_owned()),

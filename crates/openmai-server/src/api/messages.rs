@@ -199,17 +199,12 @@ async fn list(
     url: RequestUrl,
 ) -> ApiResult<Json<CursorPageView<MessageView>>> {
     let org = caller.organization()?;
-    let conversation = match filter.conversation.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(raw) => {
-            let id = Uuid::parse_str(raw)
-                .map_err(|_| ApiError::field("conversation", msg::INVALID_FILTER_CHOICE))?;
-            if state.store.read(move |db| db.get_conversation(org, id)).await.is_err() {
-                return Err(ApiError::field("conversation", msg::INVALID_FILTER_CHOICE));
-            }
-            Some(id)
-        }
-    };
+    let conversation = crate::api::filter_id("conversation", filter.conversation.as_deref())?;
+    if let Some(id) = conversation
+        && state.store.read(move |db| db.get_conversation(org, id)).await.is_err()
+    {
+        return Err(ApiError::field("conversation", msg::INVALID_FILTER_CHOICE));
+    }
     let page = state.store.read(move |db| db.list_messages(org, conversation, cursor)).await?;
     Ok(Json(CursorPageView::new(
         page,

@@ -32,7 +32,9 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use openmai_types::messages as msg;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -111,6 +113,17 @@ pub struct PageParams {
     /// Results per page (default 10, at most 1000); `page_size` is accepted too.
     #[param(rename = "pageSize")]
     page_size: Option<u64>,
+}
+
+/// A list filter's id (`?chatbot=…`): none when absent or blank, django-filter's
+/// invalid-choice error on `field` when it is not an id.
+pub fn filter_id(field: &str, raw: Option<&str>) -> ApiResult<Option<Uuid>> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(raw) => Uuid::parse_str(raw)
+            .map(Some)
+            .map_err(|_| ApiError::field(field, msg::INVALID_FILTER_CHOICE)),
+    }
 }
 
 /// The cursor pagination parameters of `conversations/` and `messages/`.
