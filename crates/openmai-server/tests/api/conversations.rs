@@ -208,6 +208,11 @@ async fn web_chats_and_inboxes() {
         assert_eq!(all["count"], 3);
         let text = status_and_text(app.request(Method::GET, "/api/v1/inboxes/?channelType=fax")).await;
         snapshot!(text, @r#"400 {"channelType":["Select a valid choice. fax is not one of the available choices."]}"#);
+        // An id filter that is not an id, on each list that has one.
+        for (path, field) in [("inboxes/?chatbot=nope", "chatbot"), ("conversations/?inbox=nope", "inbox"), ("messages/?conversation=nope", "conversation")] {
+            let text = status_and_text(app.request(Method::GET, &format!("/api/v1/{path}"))).await;
+            assert_eq!(text, format!(r#"400 {{"{field}":["Select a valid choice. That choice is not one of the available choices."]}}"#));
+        }
 
         // The API inbox goes only with its assistant; a web inbox takes its web chat along.
         let api_inbox = all["results"]
