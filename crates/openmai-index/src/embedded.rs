@@ -87,6 +87,15 @@ pub struct EmbeddedIndex {
     writer: Mutex<WriterState>,
 }
 
+/// How [`EmbeddedIndex::add_locked`] makes room for chunks that may exist already.
+#[derive(Clone, Copy)]
+enum Replace {
+    /// Delete any chunk with the same id first (an upsert).
+    ById,
+    /// The chunks' file was deleted just before; only ids repeated in the batch are.
+    BySource,
+}
+
 struct WriterState {
     writer: IndexWriter,
     /// Vector changes since the last commit, applied (and logged) at commit.
@@ -218,6 +227,61 @@ impl EmbeddedIndex {
             return Err(IndexError::Poisoned);
         }
         Ok(state)
+    }
+
+    /// Queues `chunks` in the writer (and their vectors for the commit). With
+    /// [`Replace::ById`] each first deletes any chunk with its id; with
+    /// [`Replace::BySource`] the caller has deleted their whole file already, so only
+    /// repeated ids within `chunks` need resolving (the last wins, as in an upsert).
+    fn add_locked(
+        &self,
+        state: &mut WriterState,
+        chunks: &[ChunkRecord],
+        replace: Replace,
+    ) -> Result<(), IndexError> {
+        // Analysis happens in tantivy's indexing threads (see `keyword`); `add_document` only
+        // queues the document, blocking while those threads are behind.
+        let vectors = chunks
+            .iter()
+            .map(|c| c.embedding.as_deref().map(normalised).transpose())
+            .collect::<Result<Vec<_>, _>>()?;
+        let added = self.check_vectors(state, chunks, &vectors)?;
+        for (kb, constraint) in added {
+            state.pending_dims.insert(kb, Some(constraint));
+        }
+        state.changed = true;
+        let mut seen = HashSet::new();
+        for (chunk, vector) in chunks.iter().zip(vectors) {
+            let repeated = match replace {
+                Replace::ById => true,
+                Replace::BySource => !seen.insert(chunk.id),
+            };
+            if repeated {
+                self.keyword.delete_ids(&state.writer, &[chunk.id]);
+            }
+            state.writer.add_document(self.keyword.document(chunk))?;
+            match vector {
+                Some(vector) => {
+                    state.pending_vector_ids.insert(chunk.id);
+                    state.pending.push(VectorOp::Upsert {
+                        id: chunk.id,
+                        org: chunk.organization_id,
+                        kb: chunk.knowledge_base_id,
+                        source: chunk.file_id.or(chunk.faq_id),
+                        labels: dedup(&chunk.label_ids),
+                        vector,
+                    });
+                }
+                None => {
+                    if state.pending_vector_ids.contains(&chunk.id)
+                        || self.vectors.contains(chunk.id)?
+                    {
+                        state.pending.push(VectorOp::Delete { id: chunk.id });
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The terms of a query (see [`analyzer::Analyzer::query_terms`]).
@@ -387,45 +451,22 @@ impl SearchIndex for EmbeddedIndex {
         if chunks.is_empty() {
             return Ok(());
         }
-        // Analysis happens in tantivy's indexing threads (see `keyword`); `add_document` only
-        // queues the document, blocking while those threads are behind.
-        let vectors = chunks
-            .iter()
-            .map(|c| c.embedding.as_deref().map(normalised).transpose())
-            .collect::<Result<Vec<_>, _>>()?;
-
         let mut state = self.lock()?;
-        let added = self.check_vectors(&state, chunks, &vectors)?;
-        for (kb, constraint) in added {
-            state.pending_dims.insert(kb, Some(constraint));
-        }
-        let state = &mut *state;
+        self.add_locked(&mut state, chunks, Replace::ById)
+    }
+
+    fn replace_file(
+        &self,
+        organization_id: Uuid,
+        file_id: Uuid,
+        chunks: &[ChunkRecord],
+    ) -> Result<(), IndexError> {
+        crate::check_belong_to_file(organization_id, file_id, chunks)?;
+        let mut state = self.lock()?;
         state.changed = true;
-        for (chunk, vector) in chunks.iter().zip(vectors) {
-            self.keyword.delete_ids(&state.writer, &[chunk.id]);
-            state.writer.add_document(self.keyword.document(chunk))?;
-            match vector {
-                Some(vector) => {
-                    state.pending_vector_ids.insert(chunk.id);
-                    state.pending.push(VectorOp::Upsert {
-                        id: chunk.id,
-                        org: chunk.organization_id,
-                        kb: chunk.knowledge_base_id,
-                        source: chunk.file_id.or(chunk.faq_id),
-                        labels: dedup(&chunk.label_ids),
-                        vector,
-                    });
-                }
-                None => {
-                    if state.pending_vector_ids.contains(&chunk.id)
-                        || self.vectors.contains(chunk.id)?
-                    {
-                        state.pending.push(VectorOp::Delete { id: chunk.id });
-                    }
-                }
-            }
-        }
-        Ok(())
+        self.keyword.delete_source(&state.writer, organization_id, file_id)?;
+        state.pending.push(VectorOp::DeleteSource { org: organization_id, source: file_id });
+        self.add_locked(&mut state, chunks, Replace::BySource)
     }
 
     fn delete(&self, ids: &[Uuid]) -> Result<(), IndexError> {

@@ -125,6 +125,7 @@ on_both!(
     tenants_are_isolated_even_with_identical_text,
     deletion_by_id_file_and_knowledge_base,
     upsert_replaces_by_id,
+    replace_file_swaps_a_files_chunks,
     embeddings_must_match_their_knowledge_base,
     hybrid_search_fuses_keyword_and_vector_results,
     vector_filters_apply_during_the_search,
@@ -171,6 +172,14 @@ impl SearchIndex for TestIndex {
     }
     fn delete_file(&self, organization_id: Uuid, file_id: Uuid) -> Result<(), IndexError> {
         self.inner().delete_file(organization_id, file_id)
+    }
+    fn replace_file(
+        &self,
+        organization_id: Uuid,
+        file_id: Uuid,
+        chunks: &[ChunkRecord],
+    ) -> Result<(), IndexError> {
+        self.inner().replace_file(organization_id, file_id, chunks)
     }
     fn delete_knowledge_base(&self, organization_id: Uuid, kb: Uuid) -> Result<(), IndexError> {
         self.inner().delete_knowledge_base(organization_id, kb)
@@ -505,6 +514,51 @@ fn upsert_replaces_by_id(backend: &Backend) {
     index.upsert(&[chunk(1, "新的内容：退票规定")]).unwrap();
     index.commit().unwrap();
     assert_eq!(index.stats(), (2, 0));
+}
+
+fn replace_file_swaps_a_files_chunks(backend: &Backend) {
+    let of_file = |n: u128, f: u128, text: &str, seed: Option<u64>| {
+        let mut c = chunk(n, text);
+        c.file_id = Some(id(f));
+        c.embedding = seed.map(|s| random_vector(s, 8));
+        c
+    };
+    let index = backend.indexed(&[
+        of_file(1, 0xF1, "旧版：停车场收费", Some(1)),
+        of_file(2, 0xF1, "旧版：退票规定", Some(2)),
+        of_file(3, 0xF2, "别的文件：退票流程", Some(3)),
+    ]);
+    // The new version reuses one id, drops one, adds one, and repeats an id (the last wins).
+    index
+        .replace_file(
+            ORG,
+            id(0xF1),
+            &[
+                of_file(2, 0xF1, "草稿：会员积分", None),
+                of_file(4, 0xF1, "新版：行李限额", Some(4)),
+                of_file(2, 0xF1, "新版：退票规定", Some(5)),
+            ],
+        )
+        .unwrap();
+    assert_eq!(find(&index, "停车场"), vec![id(1)], "not visible before commit");
+    index.commit().unwrap();
+    assert!(find(&index, "停车场").is_empty());
+    assert!(find(&index, "积分").is_empty(), "a repeated id keeps its last version");
+    let mut found = find(&index, "退票");
+    found.sort();
+    assert_eq!(found, vec![id(2), id(3)]);
+    assert_eq!(find(&index, "行李"), vec![id(4)]);
+    assert_eq!(index.stats(), (3, 3));
+
+    // A chunk of another file, or of another organisation, is refused, and nothing changes.
+    let mut foreign = of_file(5, 0xF1, "别的组织", None);
+    foreign.organization_id = OTHER_ORG;
+    for stray in [of_file(6, 0xF2, "别的文件", None), foreign] {
+        let err = index.replace_file(ORG, id(0xF1), &[stray]).unwrap_err();
+        assert!(matches!(err, IndexError::InvalidInput(_)), "{err:?}");
+    }
+    index.commit().unwrap();
+    assert_eq!(index.stats(), (3, 3));
 }
 
 fn embeddings_must_match_their_knowledge_base(backend: &Backend) {
