@@ -38,6 +38,7 @@ const ENV_KEYS: &[&str] = &[
     "ingest_memory_mb",
     "job_lease_seconds",
     "job_retry_delay_ms",
+    "index_commit_interval_ms",
     "storage",
     "search_index",
     "reply_workers",
@@ -99,6 +100,10 @@ pub struct Config {
     /// The delay before a job that met a passing problem (a provider's 429 or 5xx, storage
     /// unreachable) runs again; it doubles with each attempt, up to 5 minutes.
     pub job_retry_delay_ms: u64,
+    /// Index commits that make ingested files searchable are spaced at least this far apart:
+    /// files finished in between are committed together (a file that arrives alone is
+    /// committed at once). Larger: cheaper bulk ingestion, files `done` a little later.
+    pub index_commit_interval_ms: u64,
     /// Where uploaded files live: `local` (under the data directory) or `s3`.
     pub storage: StorageKind,
     /// S3-compatible storage, when `storage = "s3"`.
@@ -195,6 +200,7 @@ impl Default for Config {
             ingest_memory_mb: 1024,
             job_lease_seconds: 60,
             job_retry_delay_ms: 5_000,
+            index_commit_interval_ms: 1_000,
             storage: StorageKind::Local,
             s3: None,
             search_index: SearchIndexKind::Auto,

@@ -8,6 +8,7 @@
 //!   isolated child process, embed, store, index).
 //! - Retrieval: [`retrieval`].
 
+pub mod commit;
 pub mod models;
 pub mod parse;
 pub mod retrieval;
@@ -63,6 +64,8 @@ pub struct Inner {
     pub settings: Settings,
     /// Retrieval hits waiting to be counted.
     pub hits: std::sync::Mutex<retrieval::PendingHits>,
+    /// Spaces out the index commits that make ingested files searchable.
+    pub group_commit: commit::GroupCommit,
 }
 
 /// What ingestion needs from the configuration.
@@ -197,6 +200,9 @@ impl Knowledge {
             wake: Arc::new(Notify::new()),
             settled: tokio::sync::broadcast::channel(256).0,
             hits: std::sync::Mutex::default(),
+            group_commit: commit::GroupCommit::new(Duration::from_millis(
+                config.index_commit_interval_ms,
+            )),
             settings: Settings {
                 max_upload_bytes: config.max_upload_bytes,
                 temp_dir,
@@ -673,11 +679,7 @@ impl Knowledge {
     ) -> ApiResult<()> {
         let records: Vec<ChunkRecord> =
             chunks.iter().map(|c| chunk_record(c, labels.clone())).collect();
-        self.index(move |index| {
-            index.delete_file(organization_id, file_id)?;
-            index.upsert(&records)
-        })
-        .await
+        self.index(move |index| index.replace_file(organization_id, file_id, &records)).await
     }
 
     /// Queues re-embedding every chunk and FAQ of a knowledge base (its embedding model

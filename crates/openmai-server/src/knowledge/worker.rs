@@ -44,6 +44,8 @@ enum Staged {
     Indexed {
         organization_id: Uuid,
         file_id: Uuid,
+        /// What the commit must cover (see [`crate::knowledge::commit`]).
+        ticket: u64,
     },
 }
 
@@ -67,16 +69,17 @@ async fn handle(knowledge: &Knowledge, queue: &jobs::Queue, worker: &str, job: J
         match job.kind.as_str() {
             INGEST_JOB => match ingest(knowledge, &job).await {
                 Staged::Ended(ending) => ending,
-                Staged::Indexed { organization_id, file_id } => {
+                Staged::Indexed { organization_id, file_id, ticket } => {
                     // The commit that makes the file searchable, and the job's end, go on
                     // without this worker, which takes the next file meanwhile: parsing one
-                    // file then overlaps the analysis of the last, and a commit made for one
-                    // file covers every file staged before it (a group commit). The lease is
+                    // file then overlaps the analysis of the last, and a commit covers every
+                    // file staged before it (a group commit, see `commit`). The lease is
                     // held until then, so no other worker takes the job over.
                     let keeper = jobs::keep_lease(queue, worker, job.id, Default::default());
                     let (knowledge, worker) = (knowledge.clone(), worker.to_owned());
                     tokio::spawn(async move {
-                        let ending = commit_staged(&knowledge, organization_id, file_id).await;
+                        let ending =
+                            commit_staged(&knowledge, organization_id, file_id, ticket).await;
                         if let Err(err) = finish(&knowledge, &worker, &job, ending).await {
                             tracing::warn!(%err, job = %job.id, "could not record a job's end");
                         }
@@ -292,13 +295,17 @@ async fn ingest(knowledge: &Knowledge, job: &Job) -> Staged {
             "The search index could not be updated: {err}"
         )));
     }
-    Staged::Indexed { organization_id: org, file_id }
+    Staged::Indexed { organization_id: org, file_id, ticket: knowledge.group_commit.staged() }
 }
 
-/// Commits the index (a no-op when a later commit already covered this file's chunks) and
-/// removes the file's entries again if it was deleted meanwhile.
-async fn commit_staged(knowledge: &Knowledge, org: Uuid, file_id: Uuid) -> Ending {
-    if let Err(err) = knowledge.index(|index| index.commit()).await {
+/// Waits for a commit that covers the file's staging (making it, unless another task's
+/// covers it) and removes the file's entries again if it was deleted meanwhile.
+async fn commit_staged(knowledge: &Knowledge, org: Uuid, file_id: Uuid, ticket: u64) -> Ending {
+    let committed = knowledge
+        .group_commit
+        .commit_covering(ticket, || knowledge.index(|index| index.commit()))
+        .await;
+    if let Err(err) = committed {
         return Ending::Retry(format!("The search index could not be updated: {err}"));
     }
     // A delete that raced the indexing above leaves no stray entries.

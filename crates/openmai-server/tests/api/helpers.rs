@@ -72,6 +72,8 @@ impl TestApp {
             admin_email: Some(ADMIN_EMAIL.into()),
             admin_password: Some(ADMIN_PASSWORD.to_owned().into()),
             organization_name: "Acme".into(),
+            // Tests wait on no timer; the spacing itself is tested in `knowledge::commit`.
+            index_commit_interval_ms: 0,
             ..Config::default()
         };
         configure(&mut config);
