@@ -13,7 +13,9 @@ use tokio::io::AsyncReadExt;
 
 use crate::knowledge::Settings;
 
-/// What the child prints on stdout: one JSON value.
+/// What the child writes to stdout, in postcard's compact binary form: the text crosses the
+/// pipe as raw UTF-8, where JSON's escaping and unescaping of 300 MB of chunk text cost
+/// seconds of CPU per 200 MB corpus.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -96,7 +98,7 @@ pub async fn parse_isolated(
         Err(_) => return Err(Failure::TimedOut(settings.parse_timeout)),
     };
     if status.success() {
-        return serde_json::from_slice(&out)
+        return postcard::from_bytes(&out)
             .map_err(|e| Failure::Crashed(format!("unreadable output: {e}")));
     }
     let stderr = String::from_utf8_lossy(&err);
@@ -144,7 +146,7 @@ pub struct ChildArgs {
     pub memory_mb: u64,
 }
 
-/// The child's side: limits its own address space, parses, prints the outcome as JSON.
+/// The child's side: limits its own address space, parses, writes the [`Outcome`].
 pub fn run_child(args: &ChildArgs) -> std::io::Result<()> {
     let limit = args.memory_mb.saturating_mul(1024 * 1024);
     if limit > 0 {
@@ -162,6 +164,6 @@ pub fn run_child(args: &ChildArgs) -> std::io::Result<()> {
     };
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
-    serde_json::to_writer(&mut lock, &outcome).map_err(std::io::Error::other)?;
+    postcard::to_io(&outcome, &mut lock).map_err(std::io::Error::other)?;
     std::io::Write::flush(&mut lock)
 }
