@@ -160,10 +160,19 @@ fn init_logging(config: &Config, default_level: &str) {
     }
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match run(cli).await {
+    let result = match cli.command {
+        // The parser child (one per ingested file) needs no async runtime: without one it
+        // starts faster and has no idle worker threads inside its memory limit.
+        Command::IngestFile(args) => {
+            openmai_server::knowledge::parse::run_child(&args).map_err(anyhow::Error::from)
+        }
+        _ => tokio::runtime::Runtime::new()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(run(cli))),
+    };
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -175,10 +184,8 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let file = cli.config.as_deref();
     match cli.command {
-        Command::IngestFile(args) => {
-            openmai_server::knowledge::parse::run_child(&args)?;
-            Ok(())
-        }
+        // `main` runs it without a runtime; this arm is for completeness.
+        Command::IngestFile(args) => Ok(openmai_server::knowledge::parse::run_child(&args)?),
         Command::Kb(command) => kb(command).await,
         Command::Chat { assistant, question, conversation, api } => {
             chat(&assistant, &question, conversation.as_deref(), &api).await

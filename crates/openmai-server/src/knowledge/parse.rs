@@ -162,8 +162,9 @@ pub fn run_child(args: &ChildArgs) -> std::io::Result<()> {
         Ok(parsed) => Outcome::Parsed(parsed),
         Err(err) => Outcome::Refused { code: err.code().to_owned(), message: err.to_string() },
     };
-    let stdout = std::io::stdout();
-    let mut lock = stdout.lock();
-    postcard::to_io(&outcome, &mut lock).map_err(std::io::Error::other)?;
-    std::io::Write::flush(&mut lock)
+    // Stdout is line-buffered: unbuffered, postcard's many small writes became a pipe write
+    // at every newline byte of the text.
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    postcard::to_io(&outcome, &mut out).map_err(std::io::Error::other)?;
+    std::io::Write::flush(&mut out)
 }
