@@ -71,7 +71,7 @@ print("| Run | Wall (s) | MB/s | PDF pages/s | Chunks | CPU (s) | Peak RSS (MiB)
 print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for r in rows:
     if r["tool"] == "openmai serve":
-        name, chunks, cpu, same = f"openmai serve, end to end, {r['workers']} workers", "", "", python.get(True)
+        name, chunks, cpu, same = f"openmai serve, end to end, {r['workers']} workers", "", f"{r['cpu_s']:.1f}", python.get(True)
     elif r["tool"] == "openmai-ingest":
         name = f"openmai-ingest (parse + chunk), {r['threads']} thread{'s' if r['threads'] > 1 else ''}"
         chunks, cpu, same = r["chunks"], f"{r['cpu_s']:.1f}", python.get(False)

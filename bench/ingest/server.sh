@@ -89,18 +89,29 @@ print(total)
 PY
 )
 hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$server/status")
+# CPU seconds (user, system) of the server and of its reaped parser processes.
+cpu=$(python3 - "$server" <<'PY'
+import os, sys
+fields = open(f"/proc/{sys.argv[1]}/stat").read().rsplit(")", 1)[1].split()
+tick = os.sysconf("SC_CLK_TCK")
+print(" ".join(f"{int(v) / tick:.1f}" for v in fields[11:15]))
+PY
+)
 "$bin" kb search bench "旅客退票手續費" --limit 3 | head -8
 # The summary, then (with JSON=1) one JSON line for run.sh's table.
-python3 - "$start" "$end" "$bytes" "$pages" "$(cat "$peak_file")" "$hwm" "$WORKERS" <<'PY'
+python3 - "$start" "$end" "$bytes" "$pages" "$(cat "$peak_file")" "$hwm" "$WORKERS" $cpu <<'PY'
 import json, os, sys
-start, end, size, pages, peak_kib, hwm_kib, workers = sys.argv[1:]
+start, end, size, pages, peak_kib, hwm_kib, workers, *cpu = sys.argv[1:]
+user, system, parsers_user, parsers_system = map(float, cpu)
 wall = float(end) - float(start)
 peak = max(int(peak_kib), int(hwm_kib)) / 1024
 print(f"workers {workers}: {int(size)/1e6:.1f} MB in {wall:.1f} s = {int(size)/1e6/wall:.1f} MB/s, "
       f"{int(pages)/wall:.0f} PDF pages/s; peak RSS {peak:.0f} MiB (server VmHWM "
       f"{int(hwm_kib)/1024:.0f} MiB; server + parser processes sampled {int(peak_kib)/1024:.0f} MiB)")
+print(f"CPU: server {user:.1f} s user + {system:.1f} s system; parser processes "
+      f"{parsers_user:.1f} s user + {parsers_system:.1f} s system")
 if os.environ.get("JSON"):
     print(json.dumps({"tool": "openmai serve", "workers": int(workers), "wall_s": wall,
                       "mb_per_s": int(size) / 1e6 / wall, "pdf_pages_per_s": int(pages) / wall,
-                      "peak_rss_mib": peak}))
+                      "peak_rss_mib": peak, "cpu_s": user + system + parsers_user + parsers_system}))
 PY

@@ -177,7 +177,7 @@ pub trait SearchIndex: Send + Sync {
     /// Replaces every chunk of a file (or FAQ entry) with `chunks`, which must all belong to
     /// it: [`Self::delete_file`] then [`Self::upsert`], which implementations may do in one
     /// cheaper step (the embedded index skips the per-chunk deletes that the file's delete
-    /// already covers; at 300,000 chunks they were a large share of ingestion's CPU).
+    /// already covers: tantivy resolves each against every segment at commit).
     fn replace_file(
         &self,
         organization_id: Uuid,

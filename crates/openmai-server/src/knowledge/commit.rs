@@ -1,10 +1,10 @@
 //! Group commit for ingestion. Each ingested file must be committed to the search index
 //! before it is `done`, but a commit per file is costly when files arrive back to back: each
-//! writes (and fsyncs) new index segments, which tantivy then merges again, and at 300 files
-//! that was a tenth of ingestion's CPU. So commits made for ingestion are spaced at least
-//! `interval` apart: a file staged while the last commit is recent waits for the next one,
-//! which covers every file staged until it starts. A file that arrives alone is committed at
-//! once.
+//! writes (and fsyncs) new index segments, which tantivy then merges again. On a corpus of
+//! 312 files, 8% of ingestion's CPU went to merging and syncing. So commits made for
+//! ingestion are spaced at least `interval` apart: a file staged while the last commit is
+//! recent waits for the next one, which covers every file staged until it starts. A file
+//! that arrives alone is committed at once.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -14,8 +14,8 @@ use tokio::io::AsyncReadExt;
 use crate::knowledge::Settings;
 
 /// What the child writes to stdout, in postcard's compact binary form: the text crosses the
-/// pipe as raw UTF-8, where JSON's escaping and unescaping of 300 MB of chunk text cost
-/// seconds of CPU per 200 MB corpus.
+/// pipe as raw UTF-8, where JSON's escaping and unescaping of it cost about 2 CPU-seconds
+/// per 200 MB corpus.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
