@@ -43,37 +43,52 @@ export OPENMAI_URL="http://127.0.0.1:$PORT"
 OPENMAI_API_KEY=$("$bin" api-key create --email "$OPENMAI_ADMIN_EMAIL" --data-dir "$data" | tail -1)
 export OPENMAI_API_KEY
 
-# Peak of (server + its children) RSS, sampled by one small process (a shell loop forking
-# pgrep and awk ten times a second cost the run a few percent of its CPU).
+# Peak of (server + its children) RSS, and of its anonymous part (heap and stacks; the rest
+# is mapped files, mostly the search index's segments, which the kernel can drop and re-read),
+# sampled by one small process (a shell loop forking pgrep and awk ten times a second cost
+# the run a few percent of its CPU).
 peak_file="$data/peak"
 python3 - "$server" "$peak_file" <<'PY' &
 import os, sys, time
 server, out = sys.argv[1], sys.argv[2]
 def rss(pid):
+    """(VmRSS, RssAnon) in KiB."""
     try:
         with open(f"/proc/{pid}/status") as f:
-            return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
-    except (OSError, StopIteration):
-        return 0
-def children(pid):
-    try:
-        return [c for t in os.listdir(f"/proc/{pid}/task")
-                for c in open(f"/proc/{pid}/task/{t}/children").read().split()]
-    except OSError:
-        return []
-peak = 0
+            fields = dict(l.split(":", 1) for l in f if l.startswith(("VmRSS:", "RssAnon:")))
+        return tuple(int(fields[k].split()[0]) for k in ("VmRSS", "RssAnon"))
+    except (OSError, KeyError, ValueError):
+        return (0, 0)
+def parsers(pid):
+    """The parser processes. A child that has not reached exec yet still shares the server's
+    memory (posix_spawn's vfork) and shows the server's RSS as its own: not counted."""
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            kids = open(f"/proc/{pid}/task/{task}/children").read().split()
+        except OSError:
+            continue
+        for kid in kids:
+            try:
+                if b"ingest-file" in open(f"/proc/{kid}/cmdline", "rb").read():
+                    found.append(kid)
+            except OSError:
+                pass
+    return found
+peak = [0, 0]
 while os.path.exists(f"/proc/{server}"):
-    total = rss(server) + sum(rss(c) for c in children(server))
-    if total > peak:
-        peak = total
+    sizes = [rss(server)] + [rss(c) for c in parsers(server)]
+    now = [sum(s[0] for s in sizes), sum(s[1] for s in sizes)]
+    if now[0] > peak[0] or now[1] > peak[1]:
+        peak = [max(a, b) for a, b in zip(peak, now)]
         with open(out, "w") as f:
-            f.write(str(peak))
+            f.write(f"{peak[0]} {peak[1]}")
     time.sleep(0.1)
 PY
 sampler=$!
 
 "$bin" kb create bench >/dev/null
-bytes=$(du -sb "$CORPUS" | cut -f1)
+bytes=$(du -sbl "$CORPUS" | cut -f1)  # -l: a file linked twice counts twice
 cat "$CORPUS"/* >/dev/null
 start=$(date +%s.%N)
 "$bin" kb ingest bench "$CORPUS" | tail -3
@@ -99,19 +114,20 @@ PY
 )
 "$bin" kb search bench "旅客退票手續費" --limit 3 | head -8
 # The summary, then (with JSON=1) one JSON line for run.sh's table.
-python3 - "$start" "$end" "$bytes" "$pages" "$(cat "$peak_file")" "$hwm" "$WORKERS" $cpu <<'PY'
+python3 - "$start" "$end" "$bytes" "$pages" $(cat "$peak_file") "$hwm" "$WORKERS" $cpu <<'PY'
 import json, os, sys
-start, end, size, pages, peak_kib, hwm_kib, workers, *cpu = sys.argv[1:]
+start, end, size, pages, peak_kib, anon_kib, hwm_kib, workers, *cpu = sys.argv[1:]
 user, system, parsers_user, parsers_system = map(float, cpu)
 wall = float(end) - float(start)
 peak = max(int(peak_kib), int(hwm_kib)) / 1024
 print(f"workers {workers}: {int(size)/1e6:.1f} MB in {wall:.1f} s = {int(size)/1e6/wall:.1f} MB/s, "
       f"{int(pages)/wall:.0f} PDF pages/s; peak RSS {peak:.0f} MiB (server VmHWM "
-      f"{int(hwm_kib)/1024:.0f} MiB; server + parser processes sampled {int(peak_kib)/1024:.0f} MiB)")
+      f"{int(hwm_kib)/1024:.0f} MiB; server + parser processes sampled {int(peak_kib)/1024:.0f} MiB, "
+      f"of it anonymous at most {int(anon_kib)/1024:.0f} MiB)")
 print(f"CPU: server {user:.1f} s user + {system:.1f} s system; parser processes "
       f"{parsers_user:.1f} s user + {parsers_system:.1f} s system")
 if os.environ.get("JSON"):
     print(json.dumps({"tool": "openmai serve", "workers": int(workers), "wall_s": wall,
                       "mb_per_s": int(size) / 1e6 / wall, "pdf_pages_per_s": int(pages) / wall,
-                      "peak_rss_mib": peak, "cpu_s": user + system + parsers_user + parsers_system}))
+                      "peak_rss_mib": peak, "peak_anon_mib": int(anon_kib) / 1024, "cpu_s": user + system + parsers_user + parsers_system}))
 PY
