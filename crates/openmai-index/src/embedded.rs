@@ -92,8 +92,9 @@ pub struct EmbeddedIndex {
 enum Replace {
     /// Delete any chunk with the same id first (an upsert).
     ById,
-    /// The chunks' file was deleted just before; only ids repeated in the batch are.
-    BySource,
+    /// Delete every chunk of the file or FAQ entry `source` first; then only ids repeated
+    /// within the batch need deleting (the last wins, as in an upsert).
+    BySource { org: Uuid, source: Uuid },
 }
 
 struct WriterState {
@@ -229,10 +230,8 @@ impl EmbeddedIndex {
         Ok(state)
     }
 
-    /// Queues `chunks` in the writer (and their vectors for the commit). With
-    /// [`Replace::ById`] each first deletes any chunk with its id; with
-    /// [`Replace::BySource`] the caller has deleted their whole file already, so only
-    /// repeated ids within `chunks` need resolving (the last wins, as in an upsert).
+    /// Queues `chunks` in the writer (and their vectors for the commit), making room for them
+    /// as `replace` says, once their embeddings are checked: a refused batch changes nothing.
     fn add_locked(
         &self,
         state: &mut WriterState,
@@ -250,11 +249,15 @@ impl EmbeddedIndex {
             state.pending_dims.insert(kb, Some(constraint));
         }
         state.changed = true;
+        if let Replace::BySource { org, source } = replace {
+            self.keyword.delete_source(&state.writer, org, source)?;
+            state.pending.push(VectorOp::DeleteSource { org, source });
+        }
         let mut seen = HashSet::new();
         for (chunk, vector) in chunks.iter().zip(vectors) {
             let repeated = match replace {
                 Replace::ById => true,
-                Replace::BySource => !seen.insert(chunk.id),
+                Replace::BySource { .. } => !seen.insert(chunk.id),
             };
             if repeated {
                 self.keyword.delete_ids(&state.writer, &[chunk.id]);
@@ -463,10 +466,8 @@ impl SearchIndex for EmbeddedIndex {
     ) -> Result<(), IndexError> {
         crate::check_belong_to_file(organization_id, file_id, chunks)?;
         let mut state = self.lock()?;
-        state.changed = true;
-        self.keyword.delete_source(&state.writer, organization_id, file_id)?;
-        state.pending.push(VectorOp::DeleteSource { org: organization_id, source: file_id });
-        self.add_locked(&mut state, chunks, Replace::BySource)
+        let replace = Replace::BySource { org: organization_id, source: file_id };
+        self.add_locked(&mut state, chunks, replace)
     }
 
     fn delete(&self, ids: &[Uuid]) -> Result<(), IndexError> {
