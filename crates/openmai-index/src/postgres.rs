@@ -661,9 +661,15 @@ fn reanalyse(conn: &mut Conn, analyzer: &Analyzer) -> Result<(), IndexError> {
     Ok(())
 }
 
-impl SearchIndex for PgIndex {
-    fn upsert(&self, chunks: &[ChunkRecord]) -> Result<(), IndexError> {
-        if chunks.is_empty() {
+impl PgIndex {
+    /// Upserts `chunks`, after deleting every chunk of the file or FAQ entry `replace` names
+    /// (organisation, source), in one savepoint: a refused batch changes nothing.
+    fn write_chunks(
+        &self,
+        chunks: &[ChunkRecord],
+        replace: Option<(Uuid, Uuid)>,
+    ) -> Result<(), IndexError> {
+        if chunks.is_empty() && replace.is_none() {
             return Ok(());
         }
         // The last write of an id wins, as if the chunks were upserted one by one.
@@ -696,6 +702,9 @@ impl SearchIndex for PgIndex {
                 conn.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
                 conn.batch(&create_hnsw_index(*dims))?;
             }
+            if let Some((organization_id, source)) = replace {
+                delete_source(conn, organization_id, source)?;
+            }
             for (part, part_terms) in batch.chunks(WRITE_BATCH).zip(terms.chunks(WRITE_BATCH)) {
                 let mut columns = UpsertColumns::default();
                 for (chunk, terms) in part.iter().zip(part_terms) {
@@ -705,6 +714,31 @@ impl SearchIndex for PgIndex {
             }
             Ok(())
         })
+    }
+}
+
+/// Deletes every chunk of a file or FAQ entry of the organisation.
+fn delete_source(conn: &mut Conn, organization_id: Uuid, source: Uuid) -> Result<(), IndexError> {
+    conn.execute(
+        "DELETE FROM openmai_index_chunks WHERE org_id = $1 AND (file_id = $2 OR faq_id = $2)",
+        &[&organization_id, &source],
+    )?;
+    Ok(())
+}
+
+impl SearchIndex for PgIndex {
+    fn upsert(&self, chunks: &[ChunkRecord]) -> Result<(), IndexError> {
+        self.write_chunks(chunks, None)
+    }
+
+    fn replace_file(
+        &self,
+        organization_id: Uuid,
+        file_id: Uuid,
+        chunks: &[ChunkRecord],
+    ) -> Result<(), IndexError> {
+        crate::check_belong_to_file(organization_id, file_id, chunks)?;
+        self.write_chunks(chunks, Some((organization_id, file_id)))
     }
 
     fn delete(&self, ids: &[Uuid]) -> Result<(), IndexError> {
@@ -721,14 +755,7 @@ impl SearchIndex for PgIndex {
 
     fn delete_file(&self, organization_id: Uuid, file_id: Uuid) -> Result<(), IndexError> {
         let mut state = self.lock()?;
-        self.write(&mut state, |conn, _| {
-            conn.execute(
-                "DELETE FROM openmai_index_chunks
-                 WHERE org_id = $1 AND (file_id = $2 OR faq_id = $2)",
-                &[&organization_id, &file_id],
-            )?;
-            Ok(())
-        })
+        self.write(&mut state, |conn, _| delete_source(conn, organization_id, file_id))
     }
 
     fn delete_knowledge_base(

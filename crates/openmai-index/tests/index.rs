@@ -550,15 +550,21 @@ fn replace_file_swaps_a_files_chunks(backend: &Backend) {
     assert_eq!(find(&index, "行李"), vec![id(4)]);
     assert_eq!(index.stats(), (3, 3));
 
-    // A chunk of another file, or of another organisation, is refused, and nothing changes.
+    // A chunk of another file, or of another organisation, is refused, and so is an embedding
+    // of the wrong length; the file keeps its chunks.
     let mut foreign = of_file(5, 0xF1, "别的组织", None);
     foreign.organization_id = OTHER_ORG;
     for stray in [of_file(6, 0xF2, "别的文件", None), foreign] {
         let err = index.replace_file(ORG, id(0xF1), &[stray]).unwrap_err();
         assert!(matches!(err, IndexError::InvalidInput(_)), "{err:?}");
     }
+    let mut wrong_length = of_file(7, 0xF1, "新版：行李限额", None);
+    wrong_length.embedding = Some(random_vector(7, 4));
+    let err = index.replace_file(ORG, id(0xF1), &[wrong_length]).unwrap_err();
+    assert!(matches!(err, IndexError::DimensionMismatch { .. }), "{err:?}");
     index.commit().unwrap();
     assert_eq!(index.stats(), (3, 3));
+    assert_eq!(find(&index, "行李"), vec![id(4)]);
 }
 
 fn embeddings_must_match_their_knowledge_base(backend: &Backend) {
