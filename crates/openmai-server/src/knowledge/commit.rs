@@ -10,7 +10,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Mutex, watch};
+use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 /// See the module documentation.
@@ -19,7 +19,7 @@ pub struct GroupCommit {
     /// Files staged in the index writer so far; each staging takes the next number.
     staged: AtomicU64,
     /// The highest staging number the last successful commit covered.
-    covered: watch::Sender<u64>,
+    covered: AtomicU64,
     /// Held by the task that commits next; remembers when the last commit ended.
     turn: Mutex<Option<Instant>>,
     interval: Duration,
@@ -29,7 +29,7 @@ impl GroupCommit {
     pub fn new(interval: Duration) -> Self {
         GroupCommit {
             staged: AtomicU64::new(0),
-            covered: watch::Sender::new(0),
+            covered: AtomicU64::new(0),
             turn: Mutex::new(None),
             interval,
         }
@@ -49,13 +49,13 @@ impl GroupCommit {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(), E>>,
     {
-        if *self.covered.borrow() >= ticket {
+        if self.covered.load(Ordering::SeqCst) >= ticket {
             return Ok(());
         }
         // Tokio's mutex is fair: waiters take turns in order, and most find their file
         // covered by the commit of the one before them.
         let mut last = self.turn.lock().await;
-        if *self.covered.borrow() >= ticket {
+        if self.covered.load(Ordering::SeqCst) >= ticket {
             return Ok(());
         }
         if let Some(last) = *last {
@@ -66,7 +66,7 @@ impl GroupCommit {
         let committed = commit().await;
         *last = Some(Instant::now());
         committed?;
-        self.covered.send_modify(|covered| *covered = (*covered).max(upto));
+        self.covered.fetch_max(upto, Ordering::SeqCst);
         Ok(())
     }
 }
