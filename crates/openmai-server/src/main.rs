@@ -59,7 +59,8 @@ enum Command {
         #[command(flatten)]
         api: ApiArgs,
     },
-    /// Parse one file and print the outcome as JSON (the server runs this in a child process).
+    /// Parse one file and write the outcome to stdout, postcard-encoded (the server runs this
+    /// in a child process).
     #[command(hide = true)]
     IngestFile(openmai_server::knowledge::parse::ChildArgs),
 }
