@@ -1,9 +1,9 @@
 //! Text analysis shared by every index implementation.
 //!
-//! The embedded index feeds these terms to tantivy as a pre-tokenised field, and the PostgreSQL
-//! index stores the same terms as a `tsvector` under a GIN index, so a passage is found by the
-//! same words whatever engine holds it. Queries and documents go
-//! through the same function; that symmetry is what makes Traditional find Simplified.
+//! The embedded index runs it as the tokenizer of tantivy's `terms` field (see `keyword`), and
+//! the PostgreSQL index stores the same terms as a `tsvector` under a GIN index, so a passage
+//! is found by the same words whatever engine holds it. Queries and documents go through the
+//! same function; that symmetry is what makes Traditional find Simplified.
 //!
 //! The pipeline, in order:
 //! 1. **Width and case folding**: full-width ASCII (`ＡＢＣ１２３`, common in Chinese text)
