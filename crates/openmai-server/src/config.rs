@@ -11,6 +11,9 @@ use openmai_store::DatabaseUrl;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+/// The longest `index_commit_interval_ms` accepted.
+const MAX_INDEX_COMMIT_INTERVAL_MS: u64 = 60_000;
+
 /// The file read when present, unless `--config`/`OPENMAI_CONFIG` names another.
 pub const DEFAULT_CONFIG_FILE: &str = "openmai.toml";
 
@@ -341,6 +344,11 @@ impl Config {
         anyhow::ensure!(self.ingest_timeout_seconds > 0, "ingest_timeout_seconds must be > 0");
         anyhow::ensure!(self.ingest_memory_mb >= 64, "ingest_memory_mb must be at least 64");
         anyhow::ensure!(self.job_lease_seconds >= 1, "job_lease_seconds must be at least 1");
+        // A finished file waits up to this long to become searchable (and `done`).
+        anyhow::ensure!(
+            self.index_commit_interval_ms <= MAX_INDEX_COMMIT_INTERVAL_MS,
+            "index_commit_interval_ms must be at most {MAX_INDEX_COMMIT_INTERVAL_MS} (a minute)"
+        );
         anyhow::ensure!(
             self.stream_keep_alive_seconds >= 1,
             "stream_keep_alive_seconds must be at least 1"
@@ -480,6 +488,10 @@ mod tests {
             jail.create_file("bad.toml", "database_url = \"mysql://x\"")?;
             assert!(Config::load(Some(Path::new("bad.toml")), &Overrides::default()).is_err());
             assert!(Config::load(Some(Path::new("missing.toml")), &Overrides::default()).is_err());
+            jail.create_file("slow.toml", "index_commit_interval_ms = 9223372036854775807")?;
+            let err =
+                Config::load(Some(Path::new("slow.toml")), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("index_commit_interval_ms"), "{err}");
             Ok(())
         });
     }
