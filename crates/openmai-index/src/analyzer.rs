@@ -15,7 +15,10 @@
 //! 3. **Segmentation** with jieba in search mode (long words are also emitted as their
 //!    dictionary sub-words, so `中华人民共和国` is found by `共和国`), without HMM new-word
 //!    discovery: HMM guesses depend on the surrounding characters, so the same name could be
-//!    cut one way in a passage and another way in a short question.
+//!    cut one way in a passage and another way in a short question. Plain ASCII words
+//!    (`refund`, `2024`) are taken as they stand, without jieba's per-character dictionary
+//!    walk; jieba would return them whole and unchanged (see `plain_words`), so the terms
+//!    are the same.
 //! 4. **Unknown-word fallback**: a run of two or more single Chinese characters (what jieba
 //!    leaves of words it does not know, such as rare names) also yields its character
 //!    bigrams, so `王小明` still matches as a unit even though no dictionary knows it.
@@ -122,65 +125,163 @@ impl Analyzer {
 
     /// [`Self::for_each_term`] with buffers and a stem memo kept across calls, for a thread
     /// that analyses many texts (the index's tokenizer).
-    pub fn for_each_term_with(
+    pub fn for_each_term_with(&self, text: &str, scratch: &mut Scratch, emit: impl FnMut(&str)) {
+        self.analyse(text, scratch, Segmentation::PlainWordsDirect, emit);
+    }
+
+    fn analyse(
         &self,
         text: &str,
         scratch: &mut Scratch,
-        mut emit: impl FnMut(&str),
+        segmentation: Segmentation,
+        emit: impl FnMut(&str),
     ) {
         let folded = fold(text);
         if folded.is_empty() {
             return;
         }
-        let Scratch { bigram, stems } = scratch;
-        // Single Chinese characters waiting to be paired into bigrams (step 4).
-        let mut run: Vec<&str> = Vec::new();
-        let mut flush = |run: &mut Vec<&str>, emit: &mut dyn FnMut(&str)| {
-            if run.len() >= 2 {
-                for pair in run.windows(2) {
-                    bigram.clear();
-                    bigram.push_str(pair[0]);
-                    bigram.push_str(pair[1]);
-                    if !self.stop_words.contains(bigram.as_str()) {
-                        emit(bigram);
-                    }
+        let mut sink = TermSink { analyzer: self, scratch, run: Vec::new(), emit };
+        match segmentation {
+            Segmentation::PlainWordsDirect => {
+                let mut rest = 0;
+                for word in plain_words(&folded) {
+                    let start = word.as_ptr() as usize - folded.as_ptr() as usize;
+                    self.cut_gap(&folded[rest..start], &mut sink);
+                    sink.word(word);
+                    rest = start + word.len();
+                }
+                self.cut_gap(&folded[rest..], &mut sink);
+            }
+            #[cfg(test)]
+            Segmentation::AllThroughJieba => {
+                for token in self.jieba.cut_for_search(&folded, false) {
+                    sink.word(token.word);
                 }
             }
-            run.clear();
-        };
-        for token in self.jieba.cut_for_search(&folded, false) {
-            let word = token.word.trim();
-            if word.is_empty() || word.len() > MAX_TERM_BYTES {
-                flush(&mut run, &mut emit);
-                continue;
-            }
-            // `is_han` first: it is what most words are made of, and a cheap range check
-            // where `is_alphanumeric` searches Unicode tables.
-            if !word.chars().any(|c| is_han(c) || c.is_alphanumeric()) {
-                // Punctuation ends a run of single characters: no bigram spans a comma.
-                flush(&mut run, &mut emit);
-                continue;
-            }
-            if self.stop_words.contains(word) {
-                // A stop word ends a run too: `王的书` has no bigram worth indexing.
-                flush(&mut run, &mut emit);
-                continue;
-            }
-            let mut chars = word.chars();
-            if matches!((chars.next(), chars.next()), (Some(c), None) if is_han(c)) {
-                run.push(word);
-                emit(word);
-                continue;
-            }
-            flush(&mut run, &mut emit);
-            if word.is_ascii() && word.bytes().any(|b| b.is_ascii_alphabetic()) {
-                emit(stem(stems, &self.stemmer, word));
-            } else {
-                emit(word);
+        }
+        sink.end_run();
+    }
+
+    /// What lies between two plain words: through jieba, unless it is ASCII without a letter
+    /// or digit (the spaces and punctuation between English words), which jieba would cut
+    /// into tokens that are all dropped.
+    fn cut_gap<'t>(&self, gap: &'t str, sink: &mut TermSink<'_, 't, impl FnMut(&str)>) {
+        if gap.bytes().all(|b| b.is_ascii() && !b.is_ascii_alphanumeric()) {
+            sink.end_run();
+        } else {
+            for token in self.jieba.cut_for_search(gap, false) {
+                sink.word(token.word);
             }
         }
-        flush(&mut run, &mut emit);
     }
+}
+
+/// Turns segmented words into terms (steps 4 to 6).
+struct TermSink<'a, 't, E> {
+    analyzer: &'a Analyzer,
+    scratch: &'a mut Scratch,
+    /// Single Chinese characters waiting to be paired into bigrams (step 4).
+    run: Vec<&'t str>,
+    emit: E,
+}
+
+impl<'t, E: FnMut(&str)> TermSink<'_, 't, E> {
+    fn word(&mut self, word: &'t str) {
+        let word = word.trim();
+        if word.is_empty() || word.len() > MAX_TERM_BYTES {
+            self.end_run();
+            return;
+        }
+        // `is_han` first: it is what most words are made of, and a cheap range check
+        // where `is_alphanumeric` searches Unicode tables.
+        if !word.chars().any(|c| is_han(c) || c.is_alphanumeric()) {
+            // Punctuation ends a run of single characters: no bigram spans a comma.
+            self.end_run();
+            return;
+        }
+        let analyzer = self.analyzer;
+        if analyzer.stop_words.contains(word) {
+            // A stop word ends a run too: `王的书` has no bigram worth indexing.
+            self.end_run();
+            return;
+        }
+        let mut chars = word.chars();
+        if matches!((chars.next(), chars.next()), (Some(c), None) if is_han(c)) {
+            self.run.push(word);
+            (self.emit)(word);
+            return;
+        }
+        self.end_run();
+        if word.is_ascii() && word.bytes().any(|b| b.is_ascii_alphabetic()) {
+            (self.emit)(stem(&mut self.scratch.stems, &analyzer.stemmer, word));
+        } else {
+            (self.emit)(word);
+        }
+    }
+
+    /// Emits the bigrams of the run of single characters, if any, and starts a new one.
+    fn end_run(&mut self) {
+        if self.run.len() >= 2 {
+            let bigram = &mut self.scratch.bigram;
+            for pair in self.run.windows(2) {
+                bigram.clear();
+                bigram.push_str(pair[0]);
+                bigram.push_str(pair[1]);
+                if !self.analyzer.stop_words.contains(bigram.as_str()) {
+                    (self.emit)(bigram);
+                }
+            }
+        }
+        self.run.clear();
+    }
+}
+
+/// How [`Analyzer::analyse`] cuts folded text into words. Both give the same words; the
+/// second is kept as the reference the first is tested against.
+#[derive(Debug, Clone, Copy)]
+enum Segmentation {
+    /// Plain ASCII words (see `plain_words`) are taken as they are, the rest goes through
+    /// jieba. English is a third of a typical Taiwanese corpus, and jieba looks every one of
+    /// its characters up in the dictionary only to join them back into the word.
+    PlainWordsDirect,
+    #[cfg(test)]
+    AllThroughJieba,
+}
+
+/// The words of `folded` that jieba would return whole and unchanged: maximal runs of
+/// `[a-z0-9]` not joined to a neighbouring Chinese character or to `+`, `#` or `&`. Jieba's
+/// route joins a block's single ASCII alphanumerics into one word, and a dictionary word can
+/// take part of such a run only through those neighbours: its ASCII entries are `c++`, `c#`,
+/// `AT&T` and a few words like `1号店` and `江南style` (its other connectors, `._%-`, stand
+/// alone after the run, as the punctuation they are). The neighbour test errs towards jieba:
+/// [`is_han`] covers a little more than jieba's CJK ranges, and a word left to jieba is cut
+/// exactly as before.
+fn plain_words(folded: &str) -> impl Iterator<Item = &str> {
+    let bytes = folded.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < bytes.len() {
+            if !bytes[at].is_ascii_alphanumeric() {
+                at += 1;
+                continue;
+            }
+            let start = at;
+            // A UTF-8 continuation byte is never ASCII alphanumeric, so `at` stays on a
+            // character boundary.
+            while at < bytes.len() && bytes[at].is_ascii_alphanumeric() {
+                at += 1;
+            }
+            let joined = |c: char| {
+                if c.is_ascii() { matches!(c, '+' | '#' | '&') } else { is_han(c) }
+            };
+            let before = folded[..start].chars().next_back();
+            let after = folded[at..].chars().next();
+            if !before.is_some_and(joined) && !after.is_some_and(joined) {
+                return Some(&folded[start..at]);
+            }
+        }
+        None
+    })
 }
 
 /// Buffers and memo for analysing many texts on one thread (see
@@ -437,6 +538,46 @@ mod tests {
         assert!(t("").is_empty());
         assert!(t("？！。，…… ---  ").is_empty());
         assert!(t(&"x".repeat(500)).is_empty());
+    }
+
+    /// The terms of `text` with every word cut by jieba, the reference the direct handling
+    /// of plain words must agree with.
+    fn through_jieba(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        shared().analyse(text, &mut Scratch::default(), Segmentation::AllThroughJieba, |term| {
+            out.push(term.to_owned())
+        });
+        out
+    }
+
+    #[test]
+    fn plain_words_are_cut_as_jieba_cuts_them() {
+        for text in [
+            "Refunds are processed in 5 days.",
+            "iPhone15的保固期 is 12 months",
+            "c++ and c# developers, 1号店 4s店 江南style",
+            "version 3.6.3 of WES-5.4.5, 50% off; a_b & c+d #1",
+            "王小明 Wang 在 台北, 退票 refund。退款",
+            "  leading and trailing  ",
+            "𠀀abc 㐀def ghi丂 jkl",
+            "x".repeat(60).as_str(),
+        ] {
+            assert_eq!(t(text), through_jieba(text), "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn plain_words_agree_with_jieba_on_any_mix(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                "a", "Z", "refund", "days", "2024", "3", " ", "  ", ",", ".", "-", "_", "+",
+                "#", "&", "%", "/", "(", "，", "。", "　", "ＡＢ", "的", "王", "退票", "台灣",
+                "中华人民共和国", "号店", "c", "style", "江南", "\n", "\r\n", "é", "ß", "\u{2A6E5}",
+            ]), 0..24),
+        ) {
+            let text = pieces.concat();
+            proptest::prop_assert_eq!(t(&text), through_jieba(&text), "{:?}", text);
+        }
     }
 
     #[test]
