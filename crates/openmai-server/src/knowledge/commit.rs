@@ -4,13 +4,14 @@
 //! 312 files, 8% of ingestion's CPU went to merging and syncing. So commits made for
 //! ingestion are spaced at least `interval` apart: a file staged while the last commit is
 //! recent waits for the next one, which covers every file staged until it starts. A file
-//! that arrives alone is committed at once.
+//! that arrives alone is committed at once, and so is the last of a batch: the wait ends as
+//! soon as no other file is being ingested, since nothing more would join the commit.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 use tokio::time::Instant;
 
 /// See the module documentation.
@@ -23,6 +24,19 @@ pub struct GroupCommit {
     /// Held by the task that commits next; remembers when the last commit ended.
     turn: Mutex<Option<Instant>>,
     interval: Duration,
+    /// How many files are being ingested and not yet staged (see [`Self::ingesting`]).
+    ingesting: watch::Sender<usize>,
+}
+
+/// A file being ingested, from its job's start until it is staged or ends; see
+/// [`GroupCommit::ingesting`].
+#[derive(Debug)]
+pub struct Ingesting<'a>(&'a watch::Sender<usize>);
+
+impl Drop for Ingesting<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|count| *count -= 1);
+    }
 }
 
 impl GroupCommit {
@@ -32,7 +46,15 @@ impl GroupCommit {
             covered: AtomicU64::new(0),
             turn: Mutex::new(None),
             interval,
+            ingesting: watch::Sender::new(0),
         }
+    }
+
+    /// Marks a file as being ingested until the guard is dropped: while any is, a commit may
+    /// wait for it to join (up to the interval); once none is, waiting commits go ahead.
+    pub fn ingesting(&self) -> Ingesting<'_> {
+        self.ingesting.send_modify(|count| *count += 1);
+        Ingesting(&self.ingesting)
     }
 
     /// Records that a file's writes are in the index writer (call after staging them); the
@@ -59,7 +81,12 @@ impl GroupCommit {
             return Ok(());
         }
         if let Some(last) = *last {
-            tokio::time::sleep_until(last + self.interval).await;
+            let mut ingesting = self.ingesting.subscribe();
+            tokio::select! {
+                () = tokio::time::sleep_until(last + self.interval) => {}
+                // No other file on its way: waiting longer would group nothing more.
+                _ = ingesting.wait_for(|count| *count == 0) => {}
+            }
         }
         // Everything staged up to here is in the writer, so this commit covers it.
         let upto = self.staged.load(Ordering::SeqCst);
@@ -119,6 +146,8 @@ mod tests {
         let first = group.staged();
         group.commit_covering(first, || commit(&recorder)).await.unwrap();
         let started = Instant::now();
+        // Another file is still on its way, so the next commit waits out the interval.
+        let busy = group.ingesting();
 
         let waiters: Vec<_> = (0..10)
             .map(|_| {
@@ -134,6 +163,39 @@ mod tests {
             assert_eq!(waiter.await.unwrap(), Duration::from_secs(1));
         }
         assert_eq!(recorder.commits.load(Ordering::SeqCst), 2, "ten files, one commit");
+        drop(busy);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_wait_ends_when_no_other_file_is_being_ingested() {
+        let group = Arc::new(GroupCommit::new(Duration::from_secs(1)));
+        let recorder = Arc::new(Recorder::default());
+        let first = group.staged();
+        group.commit_covering(first, || commit(&recorder)).await.unwrap();
+
+        // Nothing else in flight: the next file is committed at once, interval or not.
+        let started = Instant::now();
+        let second = group.staged();
+        group.commit_covering(second, || commit(&recorder)).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        assert_eq!(recorder.commits.load(Ordering::SeqCst), 2);
+
+        // With one in flight the commit waits, until that file's ingestion ends.
+        let busy = group.ingesting();
+        let started = Instant::now();
+        let third = group.staged();
+        let waiter = {
+            let (group, recorder) = (group.clone(), recorder.clone());
+            tokio::spawn(async move {
+                group.commit_covering(third, || commit(&recorder)).await.unwrap();
+                started.elapsed()
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(recorder.commits.load(Ordering::SeqCst), 2, "still waiting");
+        drop(busy);
+        assert_eq!(waiter.await.unwrap(), Duration::from_millis(300));
+        assert_eq!(recorder.commits.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test(start_paused = true)]

@@ -67,7 +67,7 @@ async fn handle(knowledge: &Knowledge, queue: &jobs::Queue, worker: &str, job: J
         Ending::Fail(format!("Gave up after {} attempts. Last problem: {last}", job.max_attempts))
     } else {
         match job.kind.as_str() {
-            INGEST_JOB => match ingest(knowledge, &job).await {
+            INGEST_JOB => match ingest_counted(knowledge, &job).await {
                 Staged::Ended(ending) => ending,
                 Staged::Indexed { organization_id, file_id, ticket } => {
                     // The commit that makes the file searchable, and the job's end, go on
@@ -181,6 +181,13 @@ impl Drop for TempFile {
 
 fn payload_id(job: &Job, key: &str) -> Option<Uuid> {
     job.payload.get(key).and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok())
+}
+
+/// [`ingest`], counted as in flight meanwhile: a commit waiting to group files waits for it
+/// only while it is (see [`crate::knowledge::commit`]).
+async fn ingest_counted(knowledge: &Knowledge, job: &Job) -> Staged {
+    let _ingesting = knowledge.group_commit.ingesting();
+    ingest(knowledge, job).await
 }
 
 /// One file: download, parse (isolated), embed, store, and stage in the index.
