@@ -142,7 +142,15 @@ impl Client {
         let mut failed: Vec<(String, String)> = Vec::new();
         // Registered files not yet done or failed: id → name.
         let mut registered: std::collections::HashMap<String, String> = Default::default();
-        for batch in files.chunks(20) {
+        // Files are registered in batches, and each batch starts processing at once: the
+        // first batches are small, so the server starts on the first file while the rest
+        // upload; later ones save requests.
+        let mut rest = &files[..];
+        let mut batch_size = 1;
+        while !rest.is_empty() {
+            let (batch, tail) = rest.split_at(batch_size.min(rest.len()));
+            rest = tail;
+            batch_size = (batch_size * 2).min(20);
             let mut entries = Vec::new();
             for path in batch {
                 // One refused file (too large, say) does not stop the others.
