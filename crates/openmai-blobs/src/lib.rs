@@ -108,9 +108,10 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     /// Stores the file at `path` as `key` (replacing any existing object), streaming it.
     async fn put_file(&self, key: &str, path: &Path) -> Result<(), BlobError>;
 
-    /// Streams the object to `path` (created or truncated) and returns its size. Refuses with
+    /// Streams the object to `path` (created or replaced) and returns its size. Refuses with
     /// [`BlobError::TooLarge`] an object over `max_bytes` (leaving no file behind), and with
-    /// [`BlobError::NotFound`] a missing one.
+    /// [`BlobError::NotFound`] a missing one. The file is for reading only: the local store
+    /// may hard-link it to the object.
     async fn get_to_file(&self, key: &str, path: &Path, max_bytes: u64) -> Result<u64, BlobError>;
 
     /// The object's size, or `None` when it does not exist.

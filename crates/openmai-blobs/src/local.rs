@@ -218,6 +218,21 @@ impl BlobStore for LocalStore {
             if meta.len() > max_bytes {
                 return Err(BlobError::TooLarge { key, max_bytes });
             }
+            // A hard link instead of a copy, when both are on one filesystem: objects are
+            // never written in place (a new version is a new file renamed over the old one),
+            // so the link keeps this version whatever happens to the key, and costs no I/O.
+            let _ = std::fs::remove_file(&dest);
+            if std::fs::hard_link(&source, &dest).is_ok() {
+                // The key may have been replaced since the check above: check what was linked.
+                let linked = std::fs::metadata(&dest)
+                    .map_err(BlobError::io(format!("reading {}", dest.display())))?
+                    .len();
+                if linked > max_bytes {
+                    let _ = std::fs::remove_file(&dest);
+                    return Err(BlobError::TooLarge { key, max_bytes });
+                }
+                return Ok(linked);
+            }
             let guard = RemoveOnDrop::new(dest.clone());
             let mut output = std::fs::File::create(&dest)
                 .map_err(BlobError::io(format!("creating {}", dest.display())))?;
@@ -376,6 +391,7 @@ mod tests {
         assert_eq!(temp_files(&store), 0);
 
         let out = dir.path().join("out.bin");
+        std::fs::write(&out, b"an older file in the way").unwrap();
         assert_eq!(store.get_to_file(KEY, &out, 5 << 20).await.unwrap(), data.len() as u64);
         assert_eq!(std::fs::read(&out).unwrap(), data);
         // One byte short of the object: refused, and the destination is not left behind.
@@ -383,6 +399,14 @@ mod tests {
         let err = store.get_to_file(KEY, &out2, (5 << 20) - 1).await.unwrap_err();
         assert!(matches!(err, BlobError::TooLarge { .. }), "{err}");
         assert!(!out2.exists());
+        // The copy (a hard link here) keeps its content when the object is replaced, and the
+        // object outlives the copy.
+        let replacement = dir.path().join("replacement.bin");
+        std::fs::write(&replacement, b"version two").unwrap();
+        store.put_file(KEY, &replacement).await.unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), data);
+        std::fs::remove_file(&out).unwrap();
+        assert_eq!(store.head(KEY).await.unwrap(), Some(11));
 
         store.delete(KEY).await.unwrap();
         assert_eq!(store.head(KEY).await.unwrap(), None);
