@@ -104,8 +104,9 @@ pub struct Config {
     /// unreachable) runs again; it doubles with each attempt, up to 5 minutes.
     pub job_retry_delay_ms: u64,
     /// Index commits that make ingested files searchable are spaced at least this far apart:
-    /// files finished in between are committed together (a file that arrives alone is
-    /// committed at once). Larger: cheaper bulk ingestion, files `done` a little later.
+    /// files finished in between are committed together (a file that arrives alone, or the
+    /// last of a batch, is committed at once). Larger: cheaper bulk ingestion, files `done` a
+    /// little later.
     pub index_commit_interval_ms: u64,
     /// Where uploaded files live: `local` (under the data directory) or `s3`.
     pub storage: StorageKind,
