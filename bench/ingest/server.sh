@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end ingestion through a running server: `openmai kb ingest` uploads every file of the
 # corpus over HTTP (presigned POST), the server's workers parse each one in a sandboxed
-# `openmai parse` process, chunk it, store the chunks and index them (BM25, keyword-only: no
+# `openmai ingest-worker` process, chunk it, store the chunks and index them (BM25, keyword-only: no
 # embedding provider). Reports wall time until every file is done or failed, MB/s, PDF
 # pages/s, and the peak resident memory of the server plus its parser processes (sampled
 # every 0.1 s from /proc).
@@ -70,7 +70,7 @@ def parsers(pid):
             continue
         for kid in kids:
             try:
-                if b"ingest-file" in open(f"/proc/{kid}/cmdline", "rb").read():
+                if b"ingest-" in open(f"/proc/{kid}/cmdline", "rb").read():
                     found.append(kid)
             except OSError:
                 pass
@@ -104,12 +104,25 @@ print(total)
 PY
 )
 hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$server/status")
-# CPU seconds (user, system) of the server and of its reaped parser processes.
+# CPU seconds (user, system) of the server and of its parser processes.
+# Parser processes live on between files, so the ones still running are added to the reaped.
 cpu=$(python3 - "$server" <<'PY'
 import os, sys
-fields = open(f"/proc/{sys.argv[1]}/stat").read().rsplit(")", 1)[1].split()
+server = sys.argv[1]
+def times(pid):
+    """(utime, stime, cutime, cstime) in clock ticks."""
+    return [int(v) for v in open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[11:15]]
+user, system, parsers_user, parsers_system = times(server)
+for task in os.listdir(f"/proc/{server}/task"):
+    for kid in open(f"/proc/{server}/task/{task}/children").read().split():
+        try:
+            if b"ingest-" in open(f"/proc/{kid}/cmdline", "rb").read():
+                kid_user, kid_system, _, _ = times(kid)
+                parsers_user, parsers_system = parsers_user + kid_user, parsers_system + kid_system
+        except OSError:
+            pass
 tick = os.sysconf("SC_CLK_TCK")
-print(" ".join(f"{int(v) / tick:.1f}" for v in fields[11:15]))
+print(" ".join(f"{v / tick:.1f}" for v in (user, system, parsers_user, parsers_system)))
 PY
 )
 "$bin" kb search bench "旅客退票手續費" --limit 3 | head -8

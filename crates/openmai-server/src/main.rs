@@ -59,10 +59,10 @@ enum Command {
         #[command(flatten)]
         api: ApiArgs,
     },
-    /// Parse one file and write the outcome to stdout, postcard-encoded (the server runs this
-    /// in a child process).
+    /// Parse the files requested on stdin, one after another, and write each outcome to
+    /// stdout (the server runs this in child processes; frames of postcard).
     #[command(hide = true)]
-    IngestFile(openmai_server::knowledge::parse::ChildArgs),
+    IngestWorker(openmai_server::knowledge::parse::WorkerArgs),
 }
 
 #[derive(Subcommand)]
@@ -164,10 +164,10 @@ fn init_logging(config: &Config, default_level: &str) {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        // The parser child (one per ingested file) needs no async runtime: without one it
-        // starts faster and has no idle worker threads inside its memory limit.
-        Command::IngestFile(args) => {
-            openmai_server::knowledge::parse::run_child(&args).map_err(anyhow::Error::from)
+        // A parser process needs no async runtime: without one it starts faster and has no
+        // idle worker threads inside its memory limit.
+        Command::IngestWorker(args) => {
+            openmai_server::knowledge::parse::run_worker(&args).map_err(anyhow::Error::from)
         }
         _ => tokio::runtime::Runtime::new()
             .map_err(anyhow::Error::from)
@@ -186,7 +186,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let file = cli.config.as_deref();
     match cli.command {
         // `main` runs it without a runtime; this arm is for completeness.
-        Command::IngestFile(args) => Ok(openmai_server::knowledge::parse::run_child(&args)?),
+        Command::IngestWorker(args) => Ok(openmai_server::knowledge::parse::run_worker(&args)?),
         Command::Kb(command) => kb(command).await,
         Command::Chat { assistant, question, conversation, api } => {
             chat(&assistant, &question, conversation.as_deref(), &api).await

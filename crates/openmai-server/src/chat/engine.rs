@@ -528,14 +528,11 @@ async fn document_passages(
             limits: openmai_ingest::Limits { max_file_bytes: max_bytes, ..Default::default() },
             ..Default::default()
         };
-        crate::knowledge::parse::parse_isolated(
-            &knowledge.settings,
-            &path,
-            &attachment.filename,
-            &options,
-        )
-        .await
-        .map_err(|e| e.to_string())
+        knowledge
+            .parsers
+            .parse(&path, &attachment.filename, &options)
+            .await
+            .map_err(|e| e.to_string())
     }
     .await;
     let _ = tokio::fs::remove_file(&path).await;

@@ -66,6 +66,8 @@ pub struct Inner {
     pub hits: std::sync::Mutex<retrieval::PendingHits>,
     /// Spaces out the index commits that make ingested files searchable.
     pub group_commit: commit::GroupCommit,
+    /// The processes that parse uploaded files.
+    pub parsers: parse::Parsers,
 }
 
 /// What ingestion needs from the configuration.
@@ -73,9 +75,6 @@ pub struct Inner {
 pub struct Settings {
     pub max_upload_bytes: u64,
     pub temp_dir: PathBuf,
-    pub parser_executable: Option<PathBuf>,
-    pub parse_timeout: Duration,
-    pub parse_memory_bytes: u64,
     pub lease: Duration,
     /// The first retry's delay; each further retry waits twice as long.
     pub retry_delay: Duration,
@@ -203,12 +202,16 @@ impl Knowledge {
             group_commit: commit::GroupCommit::new(Duration::from_millis(
                 config.index_commit_interval_ms,
             )),
+            parsers: parse::Parsers::new(
+                config.parser_executable.clone(),
+                Duration::from_secs(config.ingest_timeout_seconds),
+                config.ingest_memory_mb * 1024 * 1024,
+                // One per ingestion worker, and one for chat attachments.
+                config.ingest_workers + 1,
+            ),
             settings: Settings {
                 max_upload_bytes: config.max_upload_bytes,
                 temp_dir,
-                parser_executable: config.parser_executable.clone(),
-                parse_timeout: Duration::from_secs(config.ingest_timeout_seconds),
-                parse_memory_bytes: config.ingest_memory_mb * 1024 * 1024,
                 lease: Duration::from_secs(config.job_lease_seconds),
                 retry_delay: Duration::from_millis(config.job_retry_delay_ms),
                 workers: config.ingest_workers,

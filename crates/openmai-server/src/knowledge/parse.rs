@@ -1,17 +1,28 @@
-//! Parsing runs in a child process (`openmai ingest-file`) with a memory limit and a
+//! Parsing runs in child processes (`openmai ingest-worker`) with a memory limit and a
 //! timeout: a zip bomb, a pathological PDF or a parser bug can only end that process, and the
 //! file fails with a reason; the server never goes down with it.
+//!
+//! A parser process takes one file after another ([`Parsers`] keeps idle ones), because
+//! starting one (exec, relocating a large binary, faulting in a fresh heap) cost a quarter of
+//! the parsing itself on a corpus of ordinary documents. The isolation is the same: a process
+//! that fails, hangs or overruns its memory is killed and replaced, and a file that failed in
+//! a process that had parsed others first is tried once more in a fresh one, so one file's
+//! leftovers never fail another.
+//!
+//! The pipe carries length-prefixed frames (a little-endian `u64`, then postcard): a
+//! [`Request`] to the process, an [`Outcome`] back.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use openmai_ingest::{IngestOptions, Limits, ParsedFile};
 use openmai_store::models::KnowledgeBase;
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncReadExt;
-
-use crate::knowledge::Settings;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// What the child writes to stdout, in postcard's compact binary form: the text crosses the
 /// pipe as raw UTF-8, where JSON's escaping and unescaping of it cost about 2 CPU-seconds
@@ -51,62 +62,262 @@ pub fn options(kb: &KnowledgeBase, max_file_bytes: u64) -> IngestOptions {
     }
 }
 
-/// Parses `input` in a child process within the configured limits.
-pub async fn parse_isolated(
-    settings: &Settings,
-    input: &Path,
-    filename: &str,
-    options: &IngestOptions,
-) -> Result<Outcome, Failure> {
-    let executable = match &settings.parser_executable {
-        Some(path) => path.clone(),
-        None => std::env::current_exe().map_err(Failure::Spawn)?,
-    };
-    let memory_mb = settings.parse_memory_bytes / (1024 * 1024);
-    let mut child = tokio::process::Command::new(executable)
-        .arg("ingest-file")
-        .arg("--input")
-        .arg(input)
-        .arg("--filename")
-        .arg(filename)
-        .args(["--chunk-size", &options.chunk_size.to_string()])
-        .args(["--chunk-overlap", &options.chunk_overlap.to_string()])
-        .args(["--max-file-bytes", &options.limits.max_file_bytes.to_string()])
-        .args(["--memory-mb", &memory_mb.to_string()])
-        .env_remove("OPENMAI_CONFIG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(Failure::Spawn)?;
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let run = async {
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        let (read_out, read_err, status) =
-            tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err), child.wait());
-        read_out.map_err(Failure::Spawn)?;
-        let _ = read_err;
-        let status = status.map_err(Failure::Spawn)?;
-        Ok::<_, Failure>((status, out, err))
-    };
-    let (status, out, err) = match tokio::time::timeout(settings.parse_timeout, run).await {
-        Ok(result) => result?,
-        // Dropping the future kills the child (kill_on_drop).
-        Err(_) => return Err(Failure::TimedOut(settings.parse_timeout)),
-    };
-    if status.success() {
-        return postcard::from_bytes(&out)
-            .map_err(|e| Failure::Crashed(format!("unreadable output: {e}")));
+/// One file for a parser process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    pub input: PathBuf,
+    pub filename: String,
+    pub chunk_size: usize,
+    pub chunk_overlap: usize,
+    pub max_file_bytes: u64,
+}
+
+impl Request {
+    pub fn new(input: &Path, filename: &str, options: &IngestOptions) -> Self {
+        Request {
+            input: input.to_owned(),
+            filename: filename.to_owned(),
+            chunk_size: options.chunk_size,
+            chunk_overlap: options.chunk_overlap,
+            max_file_bytes: options.limits.max_file_bytes,
+        }
     }
-    let stderr = String::from_utf8_lossy(&err);
+}
+
+/// A parser process retires after this many files, so nothing it accumulates (heap
+/// fragmentation, a slow leak in a parser) lasts long.
+const FILES_PER_PROCESS: u32 = 200;
+/// How long a process whose output ended early gets to exit (and finish its error message)
+/// before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(5);
+/// The most of a process's stderr kept for the failure reason.
+const STDERR_TAIL_BYTES: usize = 4096;
+/// Requests are a path, a name and three numbers.
+const MAX_REQUEST_BYTES: u64 = 64 * 1024;
+
+/// The parser processes of a server: idle ones wait here between files.
+pub struct Parsers {
+    executable: Option<PathBuf>,
+    timeout: Duration,
+    memory_bytes: u64,
+    max_idle: usize,
+    idle: Mutex<Vec<ParserProcess>>,
+    started: AtomicU64,
+}
+
+impl std::fmt::Debug for Parsers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parsers")
+            .field("idle", &self.idle_count())
+            .field("started", &self.started())
+            .finish()
+    }
+}
+
+impl Parsers {
+    /// `executable`: the `openmai` binary (`None`: this one); at most `max_idle` processes
+    /// are kept between files (one per ingestion worker, and one for chat attachments).
+    pub fn new(
+        executable: Option<PathBuf>,
+        timeout: Duration,
+        memory_bytes: u64,
+        max_idle: usize,
+    ) -> Self {
+        Parsers {
+            executable,
+            timeout,
+            memory_bytes,
+            max_idle,
+            idle: Mutex::default(),
+            started: AtomicU64::new(0),
+        }
+    }
+
+    /// Parses `input` in a parser process, within the configured limits.
+    pub async fn parse(
+        &self,
+        input: &Path,
+        filename: &str,
+        options: &IngestOptions,
+    ) -> Result<Outcome, Failure> {
+        let request = Request::new(input, filename, options);
+        let (process, reused) = match self.take_idle() {
+            Some(process) => (process, true),
+            None => (self.start()?, false),
+        };
+        match self.run(process, &request).await {
+            // Not this file's doing, perhaps: the process had parsed others first (and may
+            // have died since, or run short of memory because of them). A fresh one decides.
+            Err(failure) if reused && !matches!(failure, Failure::TimedOut(_)) => {
+                tracing::debug!(%failure, "retrying a file in a fresh parser process");
+                self.run(self.start()?, &request).await
+            }
+            result => result,
+        }
+    }
+
+    /// Parser processes started so far.
+    pub fn started(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
+    }
+
+    /// Parser processes waiting for a file.
+    pub fn idle_count(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// The process ids of the idle parser processes.
+    pub fn idle_pids(&self) -> Vec<u32> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.iter().filter_map(|process| process.child.id()).collect()
+    }
+
+    fn memory_mb(&self) -> u64 {
+        self.memory_bytes / (1024 * 1024)
+    }
+
+    /// An idle process still alive, if any.
+    fn take_idle(&self) -> Option<ParserProcess> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(mut process) = idle.pop() {
+            if matches!(process.child.try_wait(), Ok(None)) {
+                return Some(process);
+            }
+        }
+        None
+    }
+
+    fn put_back(&self, process: ParserProcess) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if process.files < FILES_PER_PROCESS && idle.len() < self.max_idle {
+            idle.push(process);
+        }
+        // Otherwise it is dropped, which closes its input and kills it.
+    }
+
+    fn start(&self) -> Result<ParserProcess, Failure> {
+        let executable = match &self.executable {
+            Some(path) => path.clone(),
+            None => std::env::current_exe().map_err(Failure::Spawn)?,
+        };
+        let mut child = tokio::process::Command::new(executable)
+            .arg("ingest-worker")
+            .args(["--memory-mb", &self.memory_mb().to_string()])
+            .env_remove("OPENMAI_CONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(Failure::Spawn)?;
+        self.started.fetch_add(1, Ordering::Relaxed);
+        let stdin = child.stdin.take().expect("piped");
+        let stdout = tokio::io::BufReader::new(child.stdout.take().expect("piped"));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let stderr_reader =
+            tokio::spawn(keep_tail(child.stderr.take().expect("piped"), stderr.clone()));
+        Ok(ParserProcess { child, stdin, stdout, stderr, stderr_reader, files: 0 })
+    }
+
+    /// One file in `process`, which goes back to the idle ones if all went well.
+    async fn run(&self, mut process: ParserProcess, request: &Request) -> Result<Outcome, Failure> {
+        process.stderr.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        // The process cannot send more than it can hold.
+        let max_answer = if self.memory_bytes == 0 { 1 << 32 } else { self.memory_bytes };
+        let exchanged =
+            tokio::time::timeout(self.timeout, process.exchange(request, max_answer)).await;
+        match exchanged {
+            // Dropping the process kills it.
+            Err(_) => Err(Failure::TimedOut(self.timeout)),
+            Ok(Ok(frame)) => {
+                let outcome = postcard::from_bytes(&frame)
+                    .map_err(|e| Failure::Crashed(format!("unreadable output: {e}")))?;
+                process.files += 1;
+                self.put_back(process);
+                Ok(outcome)
+            }
+            Ok(Err(_)) => Err(process.failure(self.memory_mb()).await),
+        }
+    }
+}
+
+/// A running `openmai ingest-worker`.
+struct ParserProcess {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::BufReader<tokio::process::ChildStdout>,
+    /// The end of what the process wrote to stderr since its current file began.
+    stderr: Arc<Mutex<Vec<u8>>>,
+    stderr_reader: tokio::task::JoinHandle<()>,
+    /// Files it has parsed.
+    files: u32,
+}
+
+impl ParserProcess {
+    /// Sends `request` and reads the answer's frame.
+    async fn exchange(&mut self, request: &Request, max_bytes: u64) -> std::io::Result<Vec<u8>> {
+        let body = postcard::to_allocvec(request).map_err(std::io::Error::other)?;
+        let mut frame = (body.len() as u64).to_le_bytes().to_vec();
+        frame.extend_from_slice(&body);
+        self.stdin.write_all(&frame).await?;
+        self.stdin.flush().await?;
+        let len = self.stdout.read_u64_le().await?;
+        if len > max_bytes {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("an answer of {len} bytes"),
+            ));
+        }
+        // Grown as it arrives: a length is only a claim.
+        let mut answer = Vec::with_capacity(usize::try_from(len.min(64 << 20)).unwrap_or(0));
+        (&mut self.stdout).take(len).read_to_end(&mut answer).await?;
+        if answer.len() as u64 != len {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(answer)
+    }
+
+    /// Why the process stopped answering: waits for it to exit, then reads its status and
+    /// the end of its stderr.
+    async fn failure(mut self, memory_mb: u64) -> Failure {
+        let status = match tokio::time::timeout(EXIT_GRACE, self.child.wait()).await {
+            Ok(Ok(status)) => status,
+            Ok(Err(err)) => return Failure::Crashed(err.to_string()),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                return Failure::Crashed("its output ended but it did not exit".into());
+            }
+        };
+        // Its stderr ends with it.
+        let _ = tokio::time::timeout(EXIT_GRACE, &mut self.stderr_reader).await;
+        let stderr = self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        classify(status, &String::from_utf8_lossy(&stderr), memory_mb)
+    }
+}
+
+/// Copies `stderr` into `tail`, keeping its last [`STDERR_TAIL_BYTES`].
+async fn keep_tail(mut stderr: tokio::process::ChildStderr, tail: Arc<Mutex<Vec<u8>>>) {
+    let mut buffer = [0; 4096];
+    while let Ok(read) = stderr.read(&mut buffer).await {
+        if read == 0 {
+            break;
+        }
+        let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+        tail.extend_from_slice(&buffer[..read]);
+        if tail.len() > 2 * STDERR_TAIL_BYTES {
+            let excess = tail.len() - STDERR_TAIL_BYTES;
+            tail.drain(..excess);
+        }
+    }
+}
+
+/// The failure of a process that exited with `status`, having written `stderr`.
+fn classify(status: std::process::ExitStatus, stderr: &str, memory_mb: u64) -> Failure {
     if stderr.contains("memory allocation")
         || stderr.contains("out of memory")
         || stderr.contains("Cannot allocate")
     {
-        return Err(Failure::OutOfMemory(memory_mb));
+        return Failure::OutOfMemory(memory_mb);
     }
     let tail: String = stderr
         .lines()
@@ -117,54 +328,64 @@ pub async fn parse_isolated(
         .rev()
         .collect::<Vec<_>>()
         .join(" ");
-    Err(Failure::Crashed(match status.code() {
-        Some(code) => format!(
-            "exit status {code}{}",
-            if tail.is_empty() { String::new() } else { format!(": {tail}") }
-        ),
-        None => format!(
-            "killed by a signal{}",
-            if tail.is_empty() { String::new() } else { format!(": {tail}") }
-        ),
-    }))
+    let tail = if tail.is_empty() { String::new() } else { format!(": {tail}") };
+    Failure::Crashed(match status.code() {
+        Some(code) => format!("exit status {code}{tail}"),
+        None => format!("killed by a signal{tail}"),
+    })
 }
 
-/// The arguments of `openmai ingest-file`.
+/// The arguments of `openmai ingest-worker`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ChildArgs {
-    #[arg(long)]
-    pub input: PathBuf,
-    #[arg(long)]
-    pub filename: String,
-    #[arg(long)]
-    pub chunk_size: usize,
-    #[arg(long)]
-    pub chunk_overlap: usize,
-    #[arg(long)]
-    pub max_file_bytes: u64,
+pub struct WorkerArgs {
+    /// The address-space limit of the process, in MB (0: none).
     #[arg(long)]
     pub memory_mb: u64,
 }
 
-/// The child's side: limits its own address space, parses, writes the [`Outcome`].
-pub fn run_child(args: &ChildArgs) -> std::io::Result<()> {
+/// The parser process's side: limits its own address space, then parses each [`Request`]
+/// read from stdin and writes its [`Outcome`] to stdout, until stdin ends.
+pub fn run_worker(args: &WorkerArgs) -> std::io::Result<()> {
     let limit = args.memory_mb.saturating_mul(1024 * 1024);
     if limit > 0 {
         // The limit covers the whole process; the binary itself needs some headroom.
         let _ = rlimit::setrlimit(rlimit::Resource::AS, limit, limit);
     }
-    let options = IngestOptions {
-        chunk_size: args.chunk_size.max(1),
-        chunk_overlap: args.chunk_overlap,
-        limits: Limits { max_file_bytes: args.max_file_bytes, ..Limits::default() },
-    };
-    let outcome = match openmai_ingest::ingest_path(&args.input, &args.filename, &options) {
-        Ok(parsed) => Outcome::Parsed(parsed),
-        Err(err) => Outcome::Refused { code: err.code().to_owned(), message: err.to_string() },
-    };
+    let mut input = std::io::stdin().lock();
     // Stdout is line-buffered: unbuffered, postcard's many small writes became a pipe write
     // at every newline byte of the text.
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-    postcard::to_io(&outcome, &mut out).map_err(std::io::Error::other)?;
-    std::io::Write::flush(&mut out)
+    let mut output = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    loop {
+        let mut len = [0; 8];
+        match input.read_exact(&mut len) {
+            Ok(()) => {}
+            // The server is done with this process (or gone).
+            Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(err) => return Err(err),
+        }
+        let len = u64::from_le_bytes(len);
+        if len > MAX_REQUEST_BYTES {
+            return Err(std::io::Error::other(format!("a request of {len} bytes")));
+        }
+        let mut body = Vec::new();
+        (&mut input).take(len).read_to_end(&mut body)?;
+        let request: Request = postcard::from_bytes(&body).map_err(std::io::Error::other)?;
+        let options = IngestOptions {
+            chunk_size: request.chunk_size.max(1),
+            chunk_overlap: request.chunk_overlap,
+            limits: Limits { max_file_bytes: request.max_file_bytes, ..Limits::default() },
+        };
+        let outcome = match openmai_ingest::ingest_path(&request.input, &request.filename, &options)
+        {
+            Ok(parsed) => Outcome::Parsed(parsed),
+            Err(err) => Outcome::Refused { code: err.code().to_owned(), message: err.to_string() },
+        };
+        // The length first, counted without a second copy of the text.
+        let size: usize =
+            postcard::serialize_with_flavor(&outcome, postcard::ser_flavors::Size::default())
+                .map_err(std::io::Error::other)?;
+        output.write_all(&(size as u64).to_le_bytes())?;
+        postcard::to_io(&outcome, &mut output).map_err(std::io::Error::other)?;
+        output.flush()?;
+    }
 }

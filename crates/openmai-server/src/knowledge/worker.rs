@@ -241,12 +241,11 @@ async fn ingest(knowledge: &Knowledge, job: &Job) -> Staged {
     }
 
     let options = parse::options(&kb, max);
-    let parsed =
-        match parse::parse_isolated(&knowledge.settings, &temp.0, &file.filename, &options).await {
-            Ok(Outcome::Parsed(parsed)) => parsed,
-            Ok(Outcome::Refused { message, .. }) => return Staged::Ended(Ending::Fail(message)),
-            Err(failure) => return Staged::Ended(Ending::Fail(failure.to_string())),
-        };
+    let parsed = match knowledge.parsers.parse(&temp.0, &file.filename, &options).await {
+        Ok(Outcome::Parsed(parsed)) => parsed,
+        Ok(Outcome::Refused { message, .. }) => return Staged::Ended(Ending::Fail(message)),
+        Err(failure) => return Staged::Ended(Ending::Fail(failure.to_string())),
+    };
     drop(temp);
 
     let mut chunks: Vec<NewChunk> = parsed

@@ -17,5 +17,6 @@ mod kb_files;
 mod knowledge;
 mod models;
 mod organizations;
+mod parsers;
 mod users;
 mod wire;
