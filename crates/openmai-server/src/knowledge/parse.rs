@@ -236,6 +236,11 @@ impl Parsers {
                 self.put_back(process);
                 Ok(outcome)
             }
+            // It answers, but not in frames (something else wrote to its stdout): dropped,
+            // so killed, at once.
+            Ok(Err(err)) if err.kind() == std::io::ErrorKind::InvalidData => {
+                Err(Failure::Crashed(format!("unreadable output: {err}")))
+            }
             Ok(Err(_)) => Err(process.failure(self.memory_mb()).await),
         }
     }
