@@ -24,9 +24,9 @@ use openmai_store::models::KnowledgeBase;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// What the child writes to stdout, in postcard's compact binary form: the text crosses the
-/// pipe as raw UTF-8, where JSON's escaping and unescaping of it cost about 2 CPU-seconds
-/// per 200 MB corpus.
+/// What a parser process answers for each file, in postcard's compact binary form: the text
+/// crosses the pipe as raw UTF-8, where JSON's escaping and unescaping of it cost about 2
+/// CPU-seconds per 200 MB corpus.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -64,16 +64,16 @@ pub fn options(kb: &KnowledgeBase, max_file_bytes: u64) -> IngestOptions {
 
 /// One file for a parser process.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Request {
-    pub input: PathBuf,
-    pub filename: String,
-    pub chunk_size: usize,
-    pub chunk_overlap: usize,
-    pub max_file_bytes: u64,
+struct Request {
+    input: PathBuf,
+    filename: String,
+    chunk_size: usize,
+    chunk_overlap: usize,
+    max_file_bytes: u64,
 }
 
 impl Request {
-    pub fn new(input: &Path, filename: &str, options: &IngestOptions) -> Self {
+    fn new(input: &Path, filename: &str, options: &IngestOptions) -> Self {
         Request {
             input: input.to_owned(),
             filename: filename.to_owned(),
