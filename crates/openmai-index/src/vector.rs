@@ -22,7 +22,10 @@
 //! **Concurrency.** Only the index's single writer mutates (while holding the writer lock),
 //! and it does so while searches run: usearch's graph walk supports concurrent insertion. Its
 //! own exact scan does not (it reads every slot, and crashes on one an insertion has claimed
-//! but not yet filled), so exact searches fetch vectors by key instead, which is safe. The
+//! but not yet filled), so exact searches fetch vectors by key instead, and only those of
+//! slots whose insertion has returned (`Slot::ready`): usearch maps a key to its node before
+//! it stores the node's vector, and a fetch in between read a null pointer (a rare crash of
+//! `concurrent_readers_with_a_writer`, under load). The
 //! slot metadata is behind a `RwLock` held by a search for its whole duration, so the key → id
 //! mapping a search reads is never changed under it. Growing a graph's capacity is the only
 //! operation that excludes searches, briefly.
@@ -101,6 +104,10 @@ struct Slot {
     source: Option<Uuid>,
     labels: Box<[Uuid]>,
     live: bool,
+    /// The slot's vector is in the graph. Until then, exact searches must not fetch it:
+    /// usearch maps a key to its node before it stores the node's vector, so a fetch in
+    /// between reads through a null pointer.
+    ready: bool,
 }
 
 /// Chunk metadata of one graph, indexed by the graph key (the slot number).
@@ -272,7 +279,8 @@ impl Partition {
             let mut buffer = vec![0f32; self.dim];
             let mut scored = Vec::new();
             for key in keys {
-                if !meta.matches(u64::from(key), labels, sources) {
+                if !meta.matches(u64::from(key), labels, sources) || !meta.slots[key as usize].ready
+                {
                     continue;
                 }
                 if graph.get(u64::from(key), &mut buffer).map_err(vector_error)? == 0 {
@@ -498,6 +506,7 @@ impl VectorIndex {
                         source,
                         labels: labels.into_boxed_slice(),
                         live: true,
+                        ready: false,
                     });
                     partition.dirty.store(true, Ordering::Relaxed);
                     locations.insert(id, Location { kb, key });
@@ -627,27 +636,48 @@ impl VectorIndex {
         }
         let adds = std::mem::take(pending);
         let threads = self.config.insert_threads.clamp(1, adds.len().div_ceil(64).max(1));
-        if threads == 1 {
-            for add in &adds {
-                add.partition.add(add.key, &add.vector)?;
+        // Each part's count of vectors added, in order, and how it ended.
+        let insert = |part: &[PendingAdd]| -> (usize, Result<(), IndexError>) {
+            for (done, add) in part.iter().enumerate() {
+                if let Err(e) = add.partition.add(add.key, &add.vector) {
+                    return (done, Err(e));
+                }
             }
-            return Ok(());
-        }
+            (part.len(), Ok(()))
+        };
         let chunk = adds.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = adds
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || -> Result<(), IndexError> {
-                        for add in part {
-                            add.partition.add(add.key, &add.vector)?;
-                        }
-                        Ok(())
-                    })
-                })
-                .collect();
-            workers.into_iter().try_for_each(|w| w.join().unwrap_or(Err(IndexError::Poisoned)))
-        })
+        let outcomes: Vec<(usize, Result<(), IndexError>)> = if threads == 1 {
+            vec![insert(&adds)]
+        } else {
+            std::thread::scope(|scope| {
+                let workers: Vec<_> =
+                    adds.chunks(chunk).map(|part| scope.spawn(move || insert(part))).collect();
+                workers
+                    .into_iter()
+                    .map(|w| w.join().unwrap_or((0, Err(IndexError::Poisoned))))
+                    .collect()
+            })
+        };
+        // Only now may exact searches fetch the new vectors (see `Slot::ready`): one write
+        // lock per graph, since each waits for the searches running on it.
+        let mut result = Ok(());
+        let mut ready: HashMap<*const Partition, (&Arc<Partition>, Vec<u32>)> = HashMap::new();
+        for (part, (done, outcome)) in adds.chunks(chunk).zip(outcomes) {
+            for add in &part[..done] {
+                let entry = ready.entry(Arc::as_ptr(&add.partition));
+                entry.or_insert_with(|| (&add.partition, Vec::new())).1.push(add.key);
+            }
+            if result.is_ok() {
+                result = outcome;
+            }
+        }
+        for (partition, keys) in ready.into_values() {
+            let mut meta = partition.meta.write().map_err(poisoned)?;
+            for key in keys {
+                meta.slots[key as usize].ready = true;
+            }
+        }
+        result
     }
 
     /// Writes every changed graph to `dir` under `stem_for(kb)`, and returns the stems that
@@ -787,6 +817,7 @@ impl Partition {
                     source: (flags & 2 != 0).then_some(source),
                     labels: labels.into_boxed_slice(),
                     live: flags & 1 != 0,
+                    ready: true,
                 };
                 meta.slots.push(slot);
                 if flags & 1 != 0 {
