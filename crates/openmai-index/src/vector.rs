@@ -403,6 +403,18 @@ struct PendingAdd {
     vector: Vec<f32>,
 }
 
+/// The keys of `adds`, graph by graph.
+fn by_partition<'a>(
+    adds: impl Iterator<Item = &'a PendingAdd>,
+) -> impl Iterator<Item = (&'a Arc<Partition>, Vec<u32>)> {
+    let mut groups: HashMap<*const Partition, (&Arc<Partition>, Vec<u32>)> = HashMap::new();
+    for add in adds {
+        let group = groups.entry(Arc::as_ptr(&add.partition));
+        group.or_insert_with(|| (&add.partition, Vec::new())).1.push(add.key);
+    }
+    groups.into_values()
+}
+
 impl VectorIndex {
     pub fn new(config: VectorConfig) -> Self {
         VectorIndex {
@@ -624,15 +636,8 @@ impl VectorIndex {
         if pending.is_empty() {
             return Ok(());
         }
-        let mut per_partition: HashMap<*const Partition, (Arc<Partition>, usize)> = HashMap::new();
-        for add in pending.iter() {
-            per_partition
-                .entry(Arc::as_ptr(&add.partition))
-                .or_insert_with(|| (Arc::clone(&add.partition), 0))
-                .1 += 1;
-        }
-        for (partition, extra) in per_partition.values() {
-            partition.reserve(*extra, self.config.contexts)?;
+        for (partition, keys) in by_partition(pending.iter()) {
+            partition.reserve(keys.len(), self.config.contexts)?;
         }
         let adds = std::mem::take(pending);
         let threads = self.config.insert_threads.clamp(1, adds.len().div_ceil(64).max(1));
@@ -661,17 +666,14 @@ impl VectorIndex {
         // Only now may exact searches fetch the new vectors (see `Slot::ready`): one write
         // lock per graph, since each waits for the searches running on it.
         let mut result = Ok(());
-        let mut ready: HashMap<*const Partition, (&Arc<Partition>, Vec<u32>)> = HashMap::new();
+        let mut inserted = Vec::with_capacity(adds.len());
         for (part, (done, outcome)) in adds.chunks(chunk).zip(outcomes) {
-            for add in &part[..done] {
-                let entry = ready.entry(Arc::as_ptr(&add.partition));
-                entry.or_insert_with(|| (&add.partition, Vec::new())).1.push(add.key);
-            }
+            inserted.extend(&part[..done]);
             if result.is_ok() {
                 result = outcome;
             }
         }
-        for (partition, keys) in ready.into_values() {
+        for (partition, keys) in by_partition(inserted.into_iter()) {
             let mut meta = partition.meta.write().map_err(poisoned)?;
             for key in keys {
                 meta.slots[key as usize].ready = true;
