@@ -67,21 +67,7 @@ pub fn options(kb: &KnowledgeBase, max_file_bytes: u64) -> IngestOptions {
 struct Request {
     input: PathBuf,
     filename: String,
-    chunk_size: usize,
-    chunk_overlap: usize,
-    max_file_bytes: u64,
-}
-
-impl Request {
-    fn new(input: &Path, filename: &str, options: &IngestOptions) -> Self {
-        Request {
-            input: input.to_owned(),
-            filename: filename.to_owned(),
-            chunk_size: options.chunk_size,
-            chunk_overlap: options.chunk_overlap,
-            max_file_bytes: options.limits.max_file_bytes,
-        }
-    }
+    options: IngestOptions,
 }
 
 /// A parser process retires after this many files, so nothing it accumulates (heap
@@ -92,7 +78,7 @@ const FILES_PER_PROCESS: u32 = 200;
 const EXIT_GRACE: Duration = Duration::from_secs(5);
 /// The most of a process's stderr kept for the failure reason.
 const STDERR_TAIL_BYTES: usize = 4096;
-/// Requests are a path, a name and three numbers.
+/// Requests are a path, a name and the chunking options.
 const MAX_REQUEST_BYTES: u64 = 64 * 1024;
 
 /// The parser processes of a server: idle ones wait here between files.
@@ -140,7 +126,11 @@ impl Parsers {
         filename: &str,
         options: &IngestOptions,
     ) -> Result<Outcome, Failure> {
-        let request = Request::new(input, filename, options);
+        let request = Request {
+            input: input.to_owned(),
+            filename: filename.to_owned(),
+            options: options.clone(),
+        };
         let (process, reused) = match self.take_idle() {
             Some(process) => (process, true),
             None => (self.start()?, false),
@@ -375,13 +365,11 @@ pub fn run_worker(args: &WorkerArgs) -> std::io::Result<()> {
         let mut body = Vec::new();
         (&mut input).take(len).read_to_end(&mut body)?;
         let request: Request = postcard::from_bytes(&body).map_err(std::io::Error::other)?;
-        let options = IngestOptions {
-            chunk_size: request.chunk_size.max(1),
-            chunk_overlap: request.chunk_overlap,
-            limits: Limits { max_file_bytes: request.max_file_bytes, ..Limits::default() },
-        };
-        let outcome = match openmai_ingest::ingest_path(&request.input, &request.filename, &options)
-        {
+        let outcome = match openmai_ingest::ingest_path(
+            &request.input,
+            &request.filename,
+            &request.options,
+        ) {
             Ok(parsed) => Outcome::Parsed(parsed),
             Err(err) => Outcome::Refused { code: err.code().to_owned(), message: err.to_string() },
         };
