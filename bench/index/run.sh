@@ -8,6 +8,11 @@
 #
 # Other flags: --queries N (default 2000), --dim D (384), --quantization f16|f32, --ef N,
 # --threads N (for the QPS column, default 2), --dir PATH (default $TMPDIR/openmai-index-bench).
+#
+# The PostgreSQL index (pgvector + GIN) instead of the embedded one, on a server with pgvector
+# (one database per size, openmai_index_bench_N, dropped and created there):
+#   bench/index/run.sh --backend postgres \
+#     --database-url "$(crates/openmai-index/tests/setup_pgvector.sh | tail -n1)" --sizes 10000,100000
 # The corpus's Chinese vocabulary is jieba's own dictionary, located through cargo metadata.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -6,7 +6,15 @@
 //! cargo bench -p openmai-index --bench search -- [--sizes 10000,100000,1000000]
 //!     [--queries 2000] [--dim 384] [--dir /tmp/openmai-index-bench] [--dict path/to/dict.txt]
 //!     [--quantization f16|f32] [--ef 128] [--threads 2]
+//!     [--backend embedded|postgres] [--database-url postgres://…/postgres]
 //! ```
+//!
+//! `--backend postgres` measures [`PgIndex`] (pgvector + GIN) instead of the embedded index,
+//! in one database per size (`openmai_index_bench_N`, dropped and created on the server of
+//! `--database-url`, or `OPENMAI_BENCH_DATABASE_URL`; the server needs pgvector, e.g. the one
+//! `crates/openmai-index/tests/setup_pgvector.sh` starts). Its disk column is the table with
+//! its indexes (GIN and HNSW), and the memory column is not measured: the memory is the
+//! database server's.
 //!
 //! The corpus is synthetic but shaped like a multi-tenant knowledge-base deployment:
 //! - **Text**: sentences of words drawn with a Zipf distribution (s = 1.05) from the 40,000
@@ -41,7 +49,8 @@ use std::time::{Duration, Instant};
 
 use openmai_index::fusion::fuse;
 use openmai_index::{
-    ChunkRecord, EmbeddedIndex, EmbeddedOptions, SearchIndex, SearchQuery, VectorQuantization,
+    ChunkRecord, EmbeddedIndex, EmbeddedOptions, PgIndex, PgOptions, SearchIndex, SearchQuery,
+    VectorQuantization,
 };
 use uuid::Uuid;
 
@@ -510,6 +519,131 @@ struct Args {
     threads: usize,
     reuse: bool,
     exact: bool,
+    /// `Some(url of a maintenance database)` to measure the PostgreSQL index.
+    postgres: Option<String>,
+}
+
+/// Where one size's index lives, and how it is opened and measured.
+enum Target {
+    Dir { dir: PathBuf, options: EmbeddedOptions },
+    Database { server: String, name: String, options: PgOptions },
+}
+
+impl Target {
+    fn new(args: &Args, n: usize) -> Target {
+        match &args.postgres {
+            None => {
+                let mut options = EmbeddedOptions {
+                    quantization: args.quantization,
+                    ..EmbeddedOptions::default()
+                };
+                if let Some(ef) = args.ef {
+                    options.hnsw_expansion_search = ef;
+                }
+                Target::Dir { dir: args.dir.join(format!("{n}")), options }
+            }
+            Some(server) => {
+                let mut options = PgOptions::default();
+                if let Some(ef) = args.ef {
+                    options.hnsw_ef_search = ef;
+                }
+                let name = format!("openmai_index_bench_{n}");
+                Target::Database { server: server.clone(), name, options }
+            }
+        }
+    }
+
+    fn exists(&self) -> bool {
+        match self {
+            Target::Dir { dir, .. } => dir.join("fulltext").exists(),
+            Target::Database { server, name, .. } => {
+                let mut client =
+                    postgres::Client::connect(server, postgres::NoTls).expect("connect");
+                let rows = client
+                    .query("SELECT 1 FROM pg_database WHERE datname = $1", &[name])
+                    .expect("pg_database");
+                !rows.is_empty()
+            }
+        }
+    }
+
+    /// Removes what an earlier run left.
+    fn clear(&self) {
+        match self {
+            Target::Dir { dir, .. } => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Target::Database { server, name, .. } => {
+                let mut client =
+                    postgres::Client::connect(server, postgres::NoTls).expect("connect");
+                client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .expect("drop");
+                client.batch_execute(&format!("CREATE DATABASE {name}")).expect("create");
+            }
+        }
+    }
+
+    fn open(&self) -> Opened {
+        match self {
+            Target::Dir { dir, options } => {
+                Opened::Embedded(Box::new(EmbeddedIndex::open(dir, options.clone()).expect("open")))
+            }
+            Target::Database { server, name, options } => Opened::Postgres(Box::new(
+                PgIndex::open(&database_url(server, name), options.clone()).expect("open"),
+            )),
+        }
+    }
+
+    /// Bytes on disk: (full-text, vectors) for the embedded index; (table, its indexes) for
+    /// PostgreSQL.
+    fn disk(&self) -> (u64, u64) {
+        match self {
+            Target::Dir { dir, .. } => {
+                (dir_size(&dir.join("fulltext")), dir_size(&dir.join("vectors")))
+            }
+            Target::Database { server, name, .. } => {
+                let url = database_url(server, name);
+                let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+                let row = client
+                    .query_one(
+                        "SELECT pg_table_size('openmai_index_chunks'), \
+                                pg_indexes_size('openmai_index_chunks')",
+                        &[],
+                    )
+                    .expect("sizes");
+                let (table, indexes): (i64, i64) = (row.get(0), row.get(1));
+                (table as u64, indexes as u64)
+            }
+        }
+    }
+}
+
+/// The URL of database `name` on the server of `server` (a `postgres://…/database` URL).
+fn database_url(server: &str, name: &str) -> String {
+    let base = server.rsplit_once('/').map_or(server, |(base, _)| base);
+    format!("{base}/{name}")
+}
+
+enum Opened {
+    Embedded(Box<EmbeddedIndex>),
+    Postgres(Box<PgIndex>),
+}
+
+impl Opened {
+    fn index(&self) -> &dyn SearchIndex {
+        match self {
+            Opened::Embedded(index) => index.as_ref(),
+            Opened::Postgres(index) => index.as_ref(),
+        }
+    }
+
+    fn stats(&self) -> String {
+        match self {
+            Opened::Embedded(index) => format!("{:?}", index.stats().unwrap()),
+            Opened::Postgres(index) => format!("{:?}", index.stats().unwrap()),
+        }
+    }
 }
 
 fn parse_args() -> Args {
@@ -524,7 +658,10 @@ fn parse_args() -> Args {
         threads: 2,
         reuse: false,
         exact: true,
+        postgres: None,
     };
+    let mut database_url = std::env::var("OPENMAI_BENCH_DATABASE_URL").ok();
+    let mut backend = "embedded".to_owned();
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{arg} needs a value"));
@@ -547,8 +684,20 @@ fn parse_args() -> Args {
             "--threads" => args.threads = value().parse().expect("a number"),
             "--reuse" => args.reuse = true,
             "--no-exact" => args.exact = false,
+            "--backend" => backend = value(),
+            "--database-url" => database_url = Some(value()),
             other => panic!("unknown argument {other}"),
         }
+    }
+    match backend.as_str() {
+        "embedded" => {}
+        "postgres" => {
+            args.postgres =
+                Some(database_url.expect(
+                    "--backend postgres needs --database-url (or OPENMAI_BENCH_DATABASE_URL)",
+                ))
+        }
+        other => panic!("unknown backend {other}: embedded or postgres"),
     }
     args
 }
@@ -587,22 +736,18 @@ fn main() {
 fn run(args: &Args, vocab: &Vocab, n: usize) -> String {
     println!("\n== {n} chunks");
     let corpus = Corpus::new(vocab, n, args.dim, 42);
-    let dir = args.dir.join(format!("{n}"));
-    let mut options =
-        EmbeddedOptions { quantization: args.quantization, ..EmbeddedOptions::default() };
-    if let Some(ef) = args.ef {
-        options.hnsw_expansion_search = ef;
-    }
+    let target = Target::new(args, n);
 
     // Build: upsert + commit per batch of 1,000 chunks (a large file, or a few small ones).
     let mut build = Duration::ZERO;
     let mut upsert_time = Duration::ZERO;
     let mut commit_time = Duration::ZERO;
     let mut vectors: Vec<f32> = Vec::with_capacity(n * args.dim);
-    let reuse = args.reuse && dir.join("fulltext").exists();
+    let reuse = args.reuse && target.exists();
     if !reuse {
-        let _ = std::fs::remove_dir_all(&dir);
-        let index = EmbeddedIndex::open(&dir, options.clone()).expect("open");
+        target.clear();
+        let opened = target.open();
+        let index = opened.index();
         let start = Instant::now();
         for batch in (0..n).step_by(1000) {
             let end = (batch + 1000).min(n);
@@ -625,7 +770,7 @@ fn run(args: &Args, vocab: &Vocab, n: usize) -> String {
         }
         build = start.elapsed();
         let t = Instant::now();
-        drop(index); // writes the vector snapshot
+        drop(opened); // writes the embedded index's vector snapshot
         println!(
             "  built in {build:.1?} (upsert {upsert_time:.1?}, commit {commit_time:.1?}); close {:.1?}",
             t.elapsed()
@@ -635,12 +780,12 @@ fn run(args: &Args, vocab: &Vocab, n: usize) -> String {
             vectors.extend_from_slice(&corpus.vector(i));
         }
     }
-    let fulltext = dir_size(&dir.join("fulltext"));
-    let vector_bytes = dir_size(&dir.join("vectors"));
+    let (fulltext, vector_bytes) = target.disk();
 
     let before = rss_kib("VmRSS:");
     let t = Instant::now();
-    let index = EmbeddedIndex::open(&dir, options.clone()).expect("reopen");
+    let opened = target.open();
+    let index = opened.index();
     let open = t.elapsed();
     let queries = make_queries(&corpus, args.queries, 7);
     if std::env::var_os("OPENMAI_BENCH_SHOW").is_some() {
@@ -656,7 +801,7 @@ fn run(args: &Args, vocab: &Vocab, n: usize) -> String {
             );
         }
     }
-    println!("  reopened in {open:.1?}; {:?}", index.stats().unwrap());
+    println!("  reopened in {open:.1?}; {}", opened.stats());
 
     // Warm-up, then keyword-only and hybrid, one query at a time.
     for q in queries.iter().take(200) {
@@ -680,14 +825,18 @@ fn run(args: &Args, vocab: &Vocab, n: usize) -> String {
         hybrid_latency.push(t.elapsed());
         hybrid_results.push(hits);
     }
-    let rss = rss_kib("VmRSS:").saturating_sub(before) * 1024;
+    // The PostgreSQL index's memory is the database server's, not this process's.
+    let rss = match target {
+        Target::Dir { .. } => Some(rss_kib("VmRSS:").saturating_sub(before) * 1024),
+        Target::Database { .. } => None,
+    };
+    let rss_column = rss.map_or_else(|| "n/a".to_owned(), |rss| format!("{} MiB", mib(rss)));
 
     // Throughput with several threads searching at once.
     let qps = {
         let t = Instant::now();
         std::thread::scope(|scope| {
             for w in 0..args.threads {
-                let index = &index;
                 let queries = &queries;
                 scope.spawn(move || {
                     for q in queries.iter().skip(w).step_by(args.threads) {
@@ -713,7 +862,7 @@ fn run(args: &Args, vocab: &Vocab, n: usize) -> String {
             let workers: Vec<_> = queries
                 .chunks(per_thread)
                 .map(|part| {
-                    let (corpus, vectors, chunk_kb, index) = (&corpus, &vectors, &chunk_kb, &index);
+                    let (corpus, vectors, chunk_kb) = (&corpus, &vectors, &chunk_kb);
                     scope.spawn(move || {
                         part.iter()
                             .map(|q| exact(corpus, vectors, chunk_kb, index, q, args.dim))
@@ -780,25 +929,23 @@ fn run(args: &Args, vocab: &Vocab, n: usize) -> String {
     let recall = recall_sum / recall_n.max(1) as f64;
     let vector_recall = vector_recall_sum / recall_n.max(1) as f64;
     println!(
-        "  keyword p50 {} ms p99 {} ms ({:.1} hits/query); hybrid p50 {} ms p99 {} ms; recall@10 {recall:.4}, vector recall@10 {vector_recall:.4}; {qps:.0} QPS on {} threads; RSS +{} MiB (peak {} MiB)",
+        "  keyword p50 {} ms p99 {} ms ({:.1} hits/query); hybrid p50 {} ms p99 {} ms; recall@10 {recall:.4}, vector recall@10 {vector_recall:.4}; {qps:.0} QPS on {} threads; RSS +{rss_column} (peak {} MiB)",
         ms(percentile(&keyword_latency, 0.5)),
         ms(percentile(&keyword_latency, 0.99)),
         keyword_hits as f64 / queries.len() as f64,
         ms(percentile(&hybrid_latency, 0.5)),
         ms(percentile(&hybrid_latency, 0.99)),
         args.threads,
-        mib(rss),
         mib(rss_kib("VmHWM:") * 1024),
     );
     format!(
-        "| {n} | {} | {} / {} | {} MiB ({} + {}) | {} MiB | {} | {} / {} ms | {} / {} ms | {recall:.3} | {vector_recall:.3} | {qps:.0} |",
+        "| {n} | {} | {} / {} | {} MiB ({} + {}) | {rss_column} | {} | {} / {} ms | {} / {} ms | {recall:.3} | {vector_recall:.3} | {qps:.0} |",
         if reuse { "(reused)".to_owned() } else { format!("{:.1} s", build.as_secs_f64()) },
         format_args!("{:.1} s", upsert_time.as_secs_f64()),
         format_args!("{:.1} s", commit_time.as_secs_f64()),
         mib(fulltext + vector_bytes),
         mib(fulltext),
         mib(vector_bytes),
-        mib(rss),
         format_args!("{:.1} s", open.as_secs_f64()),
         ms(percentile(&keyword_latency, 0.5)),
         ms(percentile(&keyword_latency, 0.99)),
@@ -811,13 +958,13 @@ fn chunk_kb_count(corpus: &Corpus<'_>, kb: usize) -> usize {
     corpus.chunk_file.iter().filter(|&&f| corpus.files[f as usize].kb == kb).count()
 }
 
-/// Exact keyword list (tantivy's top-k is exact BM25) and brute-force cosine list, both
+/// Exact keyword list (both indexes' keyword top-k is exact BM25) and brute-force cosine list, both
 /// `FUSION_DEPTH` long, over the query's scope.
 fn exact(
     corpus: &Corpus<'_>,
     vectors: &[f32],
     chunk_kb: &[usize],
-    index: &EmbeddedIndex,
+    index: &dyn SearchIndex,
     q: &BenchQuery,
     dim: usize,
 ) -> (Ranked, Ranked) {
