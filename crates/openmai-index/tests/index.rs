@@ -648,16 +648,19 @@ fn hybrid_search_fuses_keyword_and_vector_results(backend: &Backend) {
 
 fn vector_filters_apply_during_the_search(backend: &Backend) {
     // 3000 vectors in one knowledge base, so the graph (not brute force) is used; the
-    // label filter selects either a handful (exact path) or about half (filtered walk).
+    // label filter selects a handful (exact path), a fifth or about half (filtered walk, or
+    // whatever plan the database prefers).
     let dim = 24;
-    let (rare, common) = (id(0x51), id(0x52));
+    let (rare, common, fifth) = (id(0x51), id(0x52), id(0x53));
     let query_vector = random_vector(5, dim);
     let chunks: Vec<ChunkRecord> = (0..3000u128)
         .map(|n| {
             let mut c = chunk(n + 1, "内容");
             c.embedding = Some(random_vector(n as u64 + 1000, dim));
             c.label_ids = match n {
-                _ if n % 600 == 0 => vec![rare, common],
+                _ if n % 600 == 0 => vec![rare, common, fifth],
+                _ if n % 10 == 0 => vec![common, fifth],
+                _ if n % 5 == 0 => vec![fifth],
                 _ if n % 2 == 0 => vec![common],
                 _ => vec![],
             };
@@ -694,6 +697,21 @@ fn vector_filters_apply_during_the_search(backend: &Backend) {
     let exact: Vec<Uuid> = exact.iter().take(10).map(|e| e.1).collect();
     let overlap = ids(&hits).iter().filter(|h| exact.contains(h)).count();
     assert!(overlap >= 9, "recall@10 of the filtered walk: {overlap}/10");
+
+    // A fifth of the vectors: the true nearest of them, too.
+    q.label_ids = Some(vec![fifth]);
+    let hits = index.search(&q).unwrap();
+    assert_eq!(hits.len(), 10);
+    assert!(hits.iter().all(|h| (h.id.as_u128() - 1) % 5 == 0), "only labelled chunks");
+    let mut exact: Vec<(f32, Uuid)> = chunks
+        .iter()
+        .filter(|c| c.label_ids.contains(&fifth))
+        .map(|c| (cosine(c.embedding.as_ref().unwrap(), &query_vector), c.id))
+        .collect();
+    exact.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let exact: Vec<Uuid> = exact.iter().take(10).map(|e| e.1).collect();
+    let overlap = ids(&hits).iter().filter(|h| exact.contains(h)).count();
+    assert!(overlap >= 9, "recall@10 of a fifth of the vectors: {overlap}/10");
 
     q.label_ids = None;
     q.file_ids = Some(vec![id(0xF003)]);
