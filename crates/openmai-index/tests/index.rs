@@ -688,14 +688,17 @@ fn vector_filters_apply_during_the_search(backend: &Backend) {
     let cosine = |a: &[f32], b: &[f32]| {
         a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>() / (norm(a) * norm(b))
     };
-    let mut exact: Vec<(f32, Uuid)> = chunks
-        .iter()
-        .filter(|c| c.label_ids.contains(&common))
-        .map(|c| (cosine(c.embedding.as_ref().unwrap(), &query_vector), c.id))
-        .collect();
-    exact.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let exact: Vec<Uuid> = exact.iter().take(10).map(|e| e.1).collect();
-    let overlap = ids(&hits).iter().filter(|h| exact.contains(h)).count();
+    let recall_at_10 = |hits: &[Hit], label: Uuid| {
+        let mut exact: Vec<(f32, Uuid)> = chunks
+            .iter()
+            .filter(|c| c.label_ids.contains(&label))
+            .map(|c| (cosine(c.embedding.as_ref().unwrap(), &query_vector), c.id))
+            .collect();
+        exact.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let exact: Vec<Uuid> = exact.iter().take(10).map(|e| e.1).collect();
+        ids(hits).iter().filter(|h| exact.contains(h)).count()
+    };
+    let overlap = recall_at_10(&hits, common);
     assert!(overlap >= 9, "recall@10 of the filtered walk: {overlap}/10");
 
     // A fifth of the vectors: the true nearest of them, too.
@@ -703,14 +706,7 @@ fn vector_filters_apply_during_the_search(backend: &Backend) {
     let hits = index.search(&q).unwrap();
     assert_eq!(hits.len(), 10);
     assert!(hits.iter().all(|h| (h.id.as_u128() - 1) % 5 == 0), "only labelled chunks");
-    let mut exact: Vec<(f32, Uuid)> = chunks
-        .iter()
-        .filter(|c| c.label_ids.contains(&fifth))
-        .map(|c| (cosine(c.embedding.as_ref().unwrap(), &query_vector), c.id))
-        .collect();
-    exact.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let exact: Vec<Uuid> = exact.iter().take(10).map(|e| e.1).collect();
-    let overlap = ids(&hits).iter().filter(|h| exact.contains(h)).count();
+    let overlap = recall_at_10(&hits, fifth);
     assert!(overlap >= 9, "recall@10 of a fifth of the vectors: {overlap}/10");
 
     q.label_ids = None;
