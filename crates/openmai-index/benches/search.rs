@@ -724,7 +724,7 @@ fn main() {
         rows.push(run(&args, &vocab, n));
     }
     println!(
-        "\n| chunks | build | upsert / commit | disk (full-text + vectors) | RSS after open + queries | open | keyword p50 / p99 | hybrid p50 / p99 | hybrid recall@10 | vector recall@10 | QPS ({} threads, hybrid) |",
+        "\n| chunks | build | upsert / commit | disk (full-text + vectors; PostgreSQL: table + indexes) | RSS after open + queries | open | keyword p50 / p99 | hybrid p50 / p99 | hybrid recall@10 | vector recall@10 | QPS ({} threads, hybrid) |",
         args.threads
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
