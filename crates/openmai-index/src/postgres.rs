@@ -210,29 +210,15 @@ fn vector_query(dims: usize) -> String {
     )
 }
 
-/// What a filtered vector search does after a graph walk with candidate list `ef` kept
-/// `found` of the `depth` chunks wanted.
-#[derive(Debug, PartialEq, Eq)]
-enum AfterWalk {
-    Done,
-    /// The walk filters after it walks, so a scope holding a tenth of the table keeps about a
-    /// tenth of the `ef` candidates. When that share of pgvector's widest candidate list
-    /// would be enough, a second, wider walk costs a fraction of an exact search over a
-    /// large scope.
-    WalkWider,
-    /// Few chunks of the table pass the filters (a small tenant, a rare label): a walk could
-    /// miss some, so the scope is searched exactly, without the graph.
-    SearchExactly,
-}
-
-fn after_walk(found: usize, depth: usize, ef: usize) -> AfterWalk {
-    if found >= depth {
-        AfterWalk::Done
-    } else if ef < MAX_EF_SEARCH && found * MAX_EF_SEARCH >= depth * ef {
-        AfterWalk::WalkWider
-    } else {
-        AfterWalk::SearchExactly
-    }
+/// Whether a second graph walk with pgvector's widest candidate list (`MAX_EF_SEARCH`) can
+/// be expected to find the `depth` chunks wanted, after a walk with candidate list `ef` kept
+/// `found` of them. The walk filters after it walks, so a scope holding a tenth of the table
+/// keeps about a tenth of the candidates; when that share of the widest list is enough, a
+/// wider walk costs a fraction of an exact search over a large scope. Otherwise few chunks of
+/// the table pass the filters (a small tenant, a rare label), and only an exact search is
+/// sure to find them.
+fn wider_walk_suffices(found: usize, depth: usize, ef: usize) -> bool {
+    ef < MAX_EF_SEARCH && found * MAX_EF_SEARCH >= depth * ef
 }
 
 fn hnsw_index_name(dims: usize) -> String {
@@ -892,12 +878,13 @@ impl SearchIndex for PgIndex {
                     tx.batch_execute(&format!("SET LOCAL hnsw.ef_search = {ef}"))
                         .map_err(db_error)?;
                     let mut rows = tx.query(&statement, &params).map_err(db_error)?;
-                    if after_walk(rows.len(), depth, ef) == AfterWalk::WalkWider {
+                    if rows.len() < depth && wider_walk_suffices(rows.len(), depth, ef) {
                         tx.batch_execute(&format!("SET LOCAL hnsw.ef_search = {MAX_EF_SEARCH}"))
                             .map_err(db_error)?;
                         rows = tx.query(&statement, &params).map_err(db_error)?;
                     }
-                    if after_walk(rows.len(), depth, MAX_EF_SEARCH) == AfterWalk::SearchExactly {
+                    if rows.len() < depth {
+                        // Still short: search the scope exactly, without the graph.
                         tx.batch_execute("SET LOCAL enable_indexscan = off").map_err(db_error)?;
                         rows = tx.query(&statement, &params).map_err(db_error)?;
                     }
@@ -1012,18 +999,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_short_walk_is_widened_or_replaced_by_an_exact_search() {
-        // Enough found: done, whatever the list.
-        assert_eq!(after_walk(50, 50, 128), AfterWalk::Done);
-        assert_eq!(after_walk(60, 50, MAX_EF_SEARCH), AfterWalk::Done);
+    fn a_short_walk_is_widened_only_when_the_share_kept_promises_enough() {
         // A fifth of 128 candidates kept: a fifth of 1000 would be enough.
-        assert_eq!(after_walk(26, 50, 128), AfterWalk::WalkWider);
+        assert!(wider_walk_suffices(26, 50, 128));
         // The smallest share that still promises enough: 7 of 128 (55 of 1000).
-        assert_eq!(after_walk(7, 50, 128), AfterWalk::WalkWider);
-        assert_eq!(after_walk(6, 50, 128), AfterWalk::SearchExactly);
-        // Nothing kept, or the widest list already walked: exactly.
-        assert_eq!(after_walk(0, 50, 128), AfterWalk::SearchExactly);
-        assert_eq!(after_walk(48, 50, MAX_EF_SEARCH), AfterWalk::SearchExactly);
+        assert!(wider_walk_suffices(7, 50, 128));
+        assert!(!wider_walk_suffices(6, 50, 128));
+        // Nothing kept, or the widest list already walked: an exact search instead.
+        assert!(!wider_walk_suffices(0, 50, 128));
+        assert!(!wider_walk_suffices(48, 50, MAX_EF_SEARCH));
     }
 
     #[test]
