@@ -15,6 +15,13 @@ mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
 }
 
+/// `$1`, `$2`, …: the names [`SqliteConnection::bind`] binds without formatting them.
+const PARAMETER_NAMES: [&str; 32] = [
+    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15",
+    "$16", "$17", "$18", "$19", "$20", "$21", "$22", "$23", "$24", "$25", "$26", "$27", "$28",
+    "$29", "$30", "$31", "$32",
+];
+
 pub struct SqliteConnection {
     conn: rusqlite::Connection,
 }
@@ -38,8 +45,11 @@ impl SqliteConnection {
         let pragmas = if read_only {
             "PRAGMA foreign_keys = ON; PRAGMA query_only = ON; PRAGMA temp_store = MEMORY;"
         } else {
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-             PRAGMA temp_store = MEMORY;"
+            // 16 KiB pages (taking effect only when the file is created): a file's text and chunks
+            // go out in a quarter of the writes of the default 4 KiB, for both the WAL and its
+            // checkpoint; ingestion spent a tenth of its time in those system calls.
+            "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
         };
         conn.execute_batch(pragmas).map_err(backend)?;
         Ok(SqliteConnection { conn })
@@ -55,10 +65,15 @@ impl SqliteConnection {
     }
 
     fn bind(stmt: &mut rusqlite::CachedStatement<'_>, params: &[Param<'_>]) -> Result<()> {
-        // Bound by name: SQLite numbers `$N` parameters by first appearance, not by N.
+        // Bound by name: SQLite numbers `$N` parameters by first appearance, not by N. The
+        // common names are spelled out: formatting one per parameter was a visible share of
+        // storing a file's chunks.
         for (i, param) in params.iter().enumerate() {
-            let name = format!("${}", i + 1);
-            stmt.raw_bind_parameter(name.as_str(), param).map_err(backend)?;
+            match PARAMETER_NAMES.get(i) {
+                Some(&name) => stmt.raw_bind_parameter(name, param),
+                None => stmt.raw_bind_parameter(format!("${}", i + 1).as_str(), param),
+            }
+            .map_err(backend)?;
         }
         Ok(())
     }
@@ -72,9 +87,7 @@ impl ToSql for Param<'_> {
             Param::Int(n) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(n)),
             Param::Float(f) => ToSqlOutput::Owned(rusqlite::types::Value::Real(f)),
             Param::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-            Param::Uuid(u) => {
-                ToSqlOutput::Owned(rusqlite::types::Value::Blob(u.as_bytes().to_vec()))
-            }
+            Param::Uuid(ref u) => ToSqlOutput::Borrowed(ValueRef::Blob(u.as_bytes())),
             Param::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
             Param::Json(v) => ToSqlOutput::Owned(rusqlite::types::Value::Text(v.to_string())),
         })
@@ -190,5 +203,33 @@ mod tests {
         }
         let stmt = conn.conn.prepare_cached(sql).unwrap();
         assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
+    }
+
+    #[test]
+    fn new_databases_get_large_pages_and_parameters_bind_by_name_beyond_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        SqliteConnection::migrate(&path).unwrap();
+        let mut conn = SqliteConnection::open(&path, false).unwrap();
+        let page_size: i64 = conn.conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        assert_eq!(page_size, 16384);
+
+        // Out of order and past the names spelled out in `PARAMETER_NAMES`.
+        let values: Vec<i64> = (1..=40).collect();
+        let params: Vec<Param<'_>> = values.iter().map(|&v| Param::Int(v)).collect();
+        let sql = format!(
+            "SELECT {}",
+            (1..=40).rev().map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+        );
+        let rows = conn.query(&sql, &params).unwrap();
+        let got: Vec<i64> = rows[0]
+            .0
+            .iter()
+            .map(|v| match v {
+                Value::Int(n) => *n,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(got, (1..=40).rev().collect::<Vec<_>>());
     }
 }
