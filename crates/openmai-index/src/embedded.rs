@@ -114,6 +114,10 @@ struct WriterState {
     snapshot_bytes: u64,
     /// A commit failed after the log was written; the in-memory state may be behind it.
     failed: bool,
+    /// The analyzer version the indexed terms come from, written with every commit. Behind
+    /// [`ANALYZER_VERSION`] until the caller has handed every chunk in again (see
+    /// [`SearchIndex::needs_reanalysis`]).
+    analyzer: u32,
 }
 
 impl std::fmt::Debug for EmbeddedIndex {
@@ -175,11 +179,15 @@ impl EmbeddedIndex {
                 generation: payload.generation,
                 snapshot_bytes: persist::snapshot_size(&vector_dir, &manifest),
                 failed: false,
+                analyzer: payload.analyzer,
             }),
             options,
         };
         if payload.analyzer != ANALYZER_VERSION {
-            index.reanalyse()?;
+            tracing::info!(
+                chunks = index.keyword.num_docs(),
+                "the full-text index was analysed by an earlier version and needs re-analysis"
+            );
         }
         Ok(index)
     }
@@ -203,6 +211,7 @@ impl EmbeddedIndex {
                 generation: 0,
                 snapshot_bytes: 0,
                 failed: false,
+                analyzer: ANALYZER_VERSION,
             }),
             options,
         })
@@ -303,7 +312,7 @@ impl EmbeddedIndex {
         };
         let logged = started.elapsed();
         let payload =
-            Payload { analyzer: ANALYZER_VERSION, generation: state.generation, log_len: new_len };
+            Payload { analyzer: state.analyzer, generation: state.generation, log_len: new_len };
         let committed = state.writer.prepare_commit().and_then(|mut prepared| {
             prepared.set_payload(&payload.encode());
             prepared.commit()
@@ -358,7 +367,7 @@ impl EmbeddedIndex {
         persist::write_manifest(dir, generation, &manifest)?;
         let (log, _) = VectorLog::open(persist::log_path(dir, generation), 0)?;
         persist::sync_dir(dir)?;
-        let payload = Payload { analyzer: ANALYZER_VERSION, generation, log_len: 0 };
+        let payload = Payload { analyzer: state.analyzer, generation, log_len: 0 };
         let mut prepared = state.writer.prepare_commit()?;
         prepared.set_payload(&payload.encode());
         prepared.commit()?;
@@ -368,23 +377,6 @@ impl EmbeddedIndex {
         persist::remove_unreferenced(dir, &keep_list(generation, &manifest));
         tracing::debug!(generation, graphs = manifest.len(), "wrote a vector snapshot");
         Ok(())
-    }
-
-    /// Re-analyses every stored chunk with the current analyzer (after an upgrade changed
-    /// it), then commits.
-    fn reanalyse(&self) -> Result<(), IndexError> {
-        let mut state = self.lock()?;
-        tracing::info!(chunks = self.keyword.num_docs(), "re-analysing the full-text index");
-        let writer = &state.writer;
-        self.keyword.for_each_stored(1024, |chunks| {
-            for chunk in chunks {
-                self.keyword.delete_ids(writer, &[chunk.id]);
-                writer.add_document(self.keyword.document(&chunk.into_record()))?;
-            }
-            Ok(())
-        })?;
-        state.changed = true;
-        self.commit_locked(&mut state)
     }
 
     /// Checks the embeddings of a batch against the knowledge bases' owners and dimensions;
@@ -518,18 +510,22 @@ impl SearchIndex for EmbeddedIndex {
         organization_id: Uuid,
         file_or_faq_id: Uuid,
         label_ids: &[Uuid],
+        chunks: &[ChunkRecord],
     ) -> Result<(), IndexError> {
+        crate::check_belong_to_file(organization_id, file_or_faq_id, chunks)?;
         let labels = dedup(label_ids);
         let mut state = self.lock()?;
-        // Tantivy cannot update a field in place: the chunks are re-added with the new
-        // labels, from the stored copy. Committing first makes that copy current.
+        // Tantivy cannot update a field in place, and the index keeps no text: the chunks
+        // the caller handed in are re-added with the new labels. Only those already in the
+        // index (committing first makes that set current), so that relabelling a file still
+        // being ingested does not make it searchable early.
         self.commit_locked(&mut state)?;
-        let chunks = self.keyword.chunks_of_source(organization_id, file_or_faq_id)?;
+        let present = self.keyword.ids_of_source(organization_id, file_or_faq_id)?;
         let state = &mut *state;
         state.changed = true;
-        for chunk in chunks {
-            let mut record = chunk.into_record();
-            record.label_ids = labels.clone();
+        for chunk in chunks.iter().filter(|c| present.contains(&c.id)) {
+            let record =
+                ChunkRecord { label_ids: labels.clone(), embedding: None, ..chunk.clone() };
             self.keyword.delete_ids(&state.writer, &[record.id]);
             state.writer.add_document(self.keyword.document(&record))?;
         }
@@ -539,6 +535,27 @@ impl SearchIndex for EmbeddedIndex {
             labels,
         });
         Ok(())
+    }
+
+    fn needs_reanalysis(&self) -> bool {
+        self.lock().is_ok_and(|state| state.analyzer != ANALYZER_VERSION)
+    }
+
+    fn reanalyse(&self, chunks: &[ChunkRecord]) -> Result<(), IndexError> {
+        let mut state = self.lock()?;
+        state.changed = true;
+        for chunk in chunks {
+            self.keyword.delete_ids(&state.writer, &[chunk.id]);
+            state.writer.add_document(self.keyword.document(chunk))?;
+        }
+        Ok(())
+    }
+
+    fn finish_reanalysis(&self) -> Result<(), IndexError> {
+        let mut state = self.lock()?;
+        state.analyzer = ANALYZER_VERSION;
+        state.changed = true;
+        self.commit_locked(&mut state)
     }
 
     fn search(&self, query: &SearchQuery) -> Result<Vec<Hit>, IndexError> {
@@ -589,7 +606,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_analyzer_change_reanalyses_the_stored_text() {
+    fn an_analyzer_change_is_reanalysed_from_the_chunks_handed_in() {
         let dir = tempfile::tempdir().unwrap();
         let (org, kb, id) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
         let record = ChunkRecord {
@@ -625,9 +642,29 @@ mod tests {
             assert_eq!(find(&index, "退票"), 0);
         }
         let index = EmbeddedIndex::open(dir.path(), EmbeddedOptions::default()).unwrap();
+        assert!(index.needs_reanalysis());
+        let recorded = |index: &EmbeddedIndex| {
+            Payload::decode(&index.keyword.commit_payload().unwrap().unwrap()).unwrap().analyzer
+        };
+        // A commit before the caller is done keeps the older version on record, so a crash
+        // meanwhile leaves the index asking again.
+        let other =
+            ChunkRecord { id: Uuid::from_u128(4), text: "行李规定".into(), ..record.clone() };
+        index.upsert(std::slice::from_ref(&other)).unwrap();
+        index.commit().unwrap();
+        assert_eq!(recorded(&index), 0);
+        assert_eq!(find(&index, "stale"), 1);
+
+        index.reanalyse(&[record, other]).unwrap();
+        index.finish_reanalysis().unwrap();
+        assert!(!index.needs_reanalysis());
         assert_eq!(find(&index, "退票"), 1);
         assert_eq!(find(&index, "stale"), 0);
-        let payload = Payload::decode(&index.keyword.commit_payload().unwrap().unwrap()).unwrap();
-        assert_eq!(payload.analyzer, ANALYZER_VERSION);
+        assert_eq!(find(&index, "行李"), 1);
+        assert_eq!(recorded(&index), ANALYZER_VERSION);
+        drop(index);
+        let index = EmbeddedIndex::open(dir.path(), EmbeddedOptions::default()).unwrap();
+        assert!(!index.needs_reanalysis());
+        assert_eq!(index.stats().unwrap().0, 2);
     }
 }

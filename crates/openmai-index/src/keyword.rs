@@ -34,8 +34,7 @@ use tantivy::columnar::{BytesColumn, Column};
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery, Weight};
 use tantivy::schema::{
-    BytesOptions, FAST, Field, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions,
-    Value,
+    BytesOptions, FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{
@@ -72,34 +71,7 @@ pub(crate) struct Fields {
     file: Field,
     faq: Field,
     labels: Field,
-    text: Field,
     terms: Field,
-}
-
-/// A chunk as stored in the full-text index, for re-indexing without the caller.
-pub(crate) struct StoredChunk {
-    pub id: Uuid,
-    pub organization_id: Uuid,
-    pub knowledge_base_id: Uuid,
-    pub file_id: Option<Uuid>,
-    pub faq_id: Option<Uuid>,
-    pub label_ids: Vec<Uuid>,
-    pub text: String,
-}
-
-impl StoredChunk {
-    pub fn into_record(self) -> ChunkRecord {
-        ChunkRecord {
-            id: self.id,
-            organization_id: self.organization_id,
-            knowledge_base_id: self.knowledge_base_id,
-            file_id: self.file_id,
-            faq_id: self.faq_id,
-            label_ids: self.label_ids,
-            text: self.text,
-            embedding: None,
-        }
-    }
 }
 
 pub(crate) struct KeywordIndex {
@@ -109,12 +81,22 @@ pub(crate) struct KeywordIndex {
 }
 
 fn schema() -> (Schema, Fields) {
+    schema_with(false, TOKENIZER)
+}
+
+/// The schema with the chunks' ids and text stored or not, and the `terms` field analysed by
+/// the named tokenizer: every combination is one an index of ours may have been written with.
+/// Nothing is stored any more: the database holds the chunks, and the caller hands them in
+/// again when the index needs them (`set_labels`, re-analysis), so the document store stays
+/// empty instead of keeping a second compressed copy of every text.
+fn schema_with(stored: bool, tokenizer: &str) -> (Schema, Fields) {
     let mut builder = Schema::builder();
-    // Raw 16-byte ids: indexed (filters as term queries, deletes), stored (re-indexing) and
-    // fast (the scope check on each candidate, see `ScopedTopDocs`).
-    let raw = BytesOptions::default().set_indexed().set_stored().set_fast();
+    let stored_if = |options: BytesOptions| if stored { options.set_stored() } else { options };
+    // Raw 16-byte ids: indexed (filters as term queries, deletes) and fast (the scope check on
+    // each candidate, see `ScopedTopDocs`).
+    let raw = stored_if(BytesOptions::default().set_indexed().set_fast());
     let fields = Fields {
-        id: builder.add_bytes_field("id", BytesOptions::default().set_indexed().set_stored()),
+        id: builder.add_bytes_field("id", stored_if(BytesOptions::default().set_indexed())),
         // The id again as two fast u64 columns: reading a column for each hit is much cheaper
         // than opening the compressed document store.
         id_hi: builder.add_u64_field("id_hi", FAST),
@@ -124,8 +106,13 @@ fn schema() -> (Schema, Fields) {
         file: builder.add_bytes_field("file", raw.clone()),
         faq: builder.add_bytes_field("faq", raw.clone()),
         labels: builder.add_bytes_field("labels", raw),
-        text: builder.add_text_field("text", STORED),
-        terms: builder.add_text_field("terms", terms_options(TOKENIZER)),
+        terms: {
+            // `text`, neither indexed nor (now) stored, comes first: kept so that the field
+            // numbers match the indexes that stored the chunk text there.
+            let text = TextOptions::default();
+            builder.add_text_field("text", if stored { text.set_stored() } else { text });
+            builder.add_text_field("terms", terms_options(tokenizer))
+        },
     };
     (builder.build(), fields)
 }
@@ -141,25 +128,15 @@ fn terms_options(tokenizer: &str) -> TextOptions {
     )
 }
 
-/// Whether `found` is the schema of an index written before the analyzer became the `terms`
-/// field's tokenizer: the same fields, with `terms` fed pre-tokenised through the "default"
-/// tokenizer name. Such an index holds the same terms; it is opened with the analyzer
-/// registered under that name too.
-fn is_pre_tokenised_schema(found: &Schema) -> bool {
-    *found == pre_tokenised_schema()
-}
-
-fn pre_tokenised_schema() -> Schema {
-    let (current, fields) = schema();
-    let mut builder = Schema::builder();
-    for (field, entry) in current.fields() {
-        if field == fields.terms {
-            builder.add_text_field(entry.name(), terms_options("default"));
-        } else {
-            builder.add_field(entry.clone());
-        }
-    }
-    builder.build()
+/// Whether `found` is a schema an index of ours was written with: the current one, or an
+/// earlier one that also stored each chunk's ids and text, and/or fed `terms` pre-tokenised through
+/// the "default" tokenizer name (before the analyzer became the field's tokenizer). Such an
+/// index holds the same terms; it is opened with the analyzer registered under that name too,
+/// and its stored copies of the text are never read.
+fn is_known_schema(found: &Schema) -> bool {
+    [(false, TOKENIZER), (true, TOKENIZER), (false, "default"), (true, "default")]
+        .into_iter()
+        .any(|(stored, tokenizer)| *found == schema_with(stored, tokenizer).0)
 }
 
 /// [`Analyzer`] as a tantivy tokenizer. Terms are written into one reused buffer, so a chunk
@@ -272,7 +249,7 @@ impl KeywordIndex {
                 } else {
                     Index::create(directory, schema.clone(), tantivy::IndexSettings::default())?
                 };
-                if index.schema() != schema && !is_pre_tokenised_schema(&index.schema()) {
+                if !is_known_schema(&index.schema()) {
                     return Err(IndexError::Corrupt(format!(
                         "{} holds a full-text index with a different schema",
                         dir.display()
@@ -338,7 +315,6 @@ impl KeywordIndex {
         for label in &chunk.label_ids {
             doc.add_bytes(f.labels, label.as_bytes());
         }
-        doc.add_text(f.text, &chunk.text);
         doc
     }
 
@@ -461,6 +437,18 @@ impl KeywordIndex {
         self.resolve_ids(&searcher, top)
     }
 
+    /// The ids of a file's or FAQ entry's chunks (as of the last commit).
+    pub fn ids_of_source(
+        &self,
+        org: Uuid,
+        source: Uuid,
+    ) -> Result<std::collections::HashSet<Uuid>, IndexError> {
+        let searcher = self.reader.searcher();
+        let addresses = searcher.search(&*self.source_query(org, source), &DocSetCollector)?;
+        let top = addresses.into_iter().map(|address| (0.0, address)).collect();
+        Ok(self.resolve_ids(&searcher, top)?.into_iter().map(|(id, _)| id).collect())
+    }
+
     fn resolve_ids(
         &self,
         searcher: &tantivy::Searcher,
@@ -482,77 +470,6 @@ impl KeywordIndex {
             }
         }
         Ok(out)
-    }
-
-    /// Every stored chunk of a file or FAQ entry (as of the last commit).
-    pub fn chunks_of_source(
-        &self,
-        org: Uuid,
-        source: Uuid,
-    ) -> Result<Vec<StoredChunk>, IndexError> {
-        let searcher = self.reader.searcher();
-        let addresses = searcher.search(&*self.source_query(org, source), &DocSetCollector)?;
-        let mut out = Vec::with_capacity(addresses.len());
-        for address in addresses {
-            out.push(self.stored(&searcher.doc::<TantivyDocument>(address)?)?);
-        }
-        Ok(out)
-    }
-
-    /// Calls `each` with every stored chunk (as of the last commit), in batches.
-    pub fn for_each_stored(
-        &self,
-        batch: usize,
-        mut each: impl FnMut(Vec<StoredChunk>) -> Result<(), IndexError>,
-    ) -> Result<(), IndexError> {
-        let searcher = self.reader.searcher();
-        let mut pending = Vec::with_capacity(batch);
-        for segment in searcher.segment_readers() {
-            let store = segment.get_store_reader(64).map_err(tantivy::TantivyError::from)?;
-            for doc in segment.doc_ids_alive() {
-                pending.push(self.stored(&store.get::<TantivyDocument>(doc)?)?);
-                if pending.len() >= batch {
-                    each(std::mem::take(&mut pending))?;
-                }
-            }
-        }
-        if !pending.is_empty() {
-            each(pending)?;
-        }
-        Ok(())
-    }
-
-    fn stored(&self, doc: &TantivyDocument) -> Result<StoredChunk, IndexError> {
-        let f = &self.fields;
-        let uuid = |field: Field| -> Result<Option<Uuid>, IndexError> {
-            match doc.get_first(field).and_then(|v| v.as_bytes()) {
-                None => Ok(None),
-                Some(bytes) => Uuid::from_slice(bytes)
-                    .map(Some)
-                    .map_err(|_| IndexError::Corrupt("a stored id is not a UUID".into())),
-            }
-        };
-        let required = |field: Field| -> Result<Uuid, IndexError> {
-            uuid(field)?.ok_or_else(|| IndexError::Corrupt("a stored chunk lacks an id".into()))
-        };
-        let mut label_ids = Vec::new();
-        for value in doc.get_all(f.labels) {
-            if let Some(bytes) = value.as_bytes() {
-                label_ids.push(
-                    Uuid::from_slice(bytes)
-                        .map_err(|_| IndexError::Corrupt("a stored label is not a UUID".into()))?,
-                );
-            }
-        }
-        Ok(StoredChunk {
-            id: required(f.id)?,
-            organization_id: required(f.org)?,
-            knowledge_base_id: required(f.kb)?,
-            file_id: uuid(f.file)?,
-            faq_id: uuid(f.faq)?,
-            label_ids,
-            text: doc.get_first(f.text).and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
-        })
     }
 }
 
@@ -838,8 +755,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             // What earlier versions wrote: the analyzer's terms fed pre-tokenised to a field
-            // named with tantivy's "default" tokenizer.
-            let index = Index::create_in_dir(dir.path(), pre_tokenised_schema()).unwrap();
+            // named with tantivy's "default" tokenizer, and the chunk text stored.
+            let index = Index::create_in_dir(dir.path(), schema_with(true, "default").0).unwrap();
             let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
             let reader = index.reader().unwrap();
             let keyword = KeywordIndex { index, reader, fields: schema().1 };
@@ -856,5 +773,28 @@ mod tests {
         index.reload().unwrap();
         assert_eq!(find(&index, "退票"), 1, "the earlier chunk is found");
         assert_eq!(find(&index, "行李赔偿"), 1, "a new chunk is analysed by our analyzer");
+    }
+
+    #[test]
+    fn an_index_that_stored_the_chunk_text_still_opens_and_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // What the previous version wrote: ids and text in the document store.
+            let index = Index::create_in_dir(dir.path(), schema_with(true, TOKENIZER).0).unwrap();
+            let tokenizer = AnalyzerTokenizer::new(analyzer::shared());
+            index.tokenizers().register(TOKENIZER, tokenizer);
+            let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+            let reader = index.reader().unwrap();
+            let keyword = KeywordIndex { index, reader, fields: schema().1 };
+            writer.add_document(keyword.document(&chunk(3, "退票规定"))).unwrap();
+            writer.commit().unwrap();
+        }
+        let (index, mut writer) = KeywordIndex::open(Some(dir.path()), 1, 15_000_000).unwrap();
+        writer.add_document(index.document(&chunk(4, "行李遺失的賠償"))).unwrap();
+        writer.commit().unwrap();
+        index.reload().unwrap();
+        assert_eq!(find(&index, "退票"), 1);
+        assert_eq!(find(&index, "行李赔偿"), 1);
+        assert_ne!(index.index.schema(), schema().0, "the index keeps the schema it was made with");
     }
 }

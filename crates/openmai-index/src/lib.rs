@@ -52,8 +52,8 @@ pub struct ChunkRecord {
     pub faq_id: Option<Uuid>,
     /// Labels of the chunk (inherited from its file or FAQ); used by label filters.
     pub label_ids: Vec<Uuid>,
-    /// The text that keyword search matches. Stored in the embedded index so it can be
-    /// re-analysed when the analyzer changes, without asking the caller.
+    /// The text that keyword search matches. The embedded index analyses it and keeps only
+    /// the terms; the PostgreSQL index keeps it too, to re-analyse it itself.
     pub text: String,
     /// The chunk's embedding, when an embedding provider is configured. Any length, but every
     /// embedding within one knowledge base must have the same length. Need not be normalised.
@@ -195,12 +195,33 @@ pub trait SearchIndex: Send + Sync {
         knowledge_base_id: Uuid,
     ) -> Result<(), IndexError>;
     /// Replaces the labels of every chunk of a file or FAQ entry of the organisation.
+    /// `chunks` are all of that file's (or the FAQ entry's) chunks as the caller holds them:
+    /// an index that keeps no text of its own (the embedded one) re-adds them with the new
+    /// labels; their own `label_ids` and embeddings are ignored.
     fn set_labels(
         &self,
         organization_id: Uuid,
         file_or_faq_id: Uuid,
         label_ids: &[Uuid],
+        chunks: &[ChunkRecord],
     ) -> Result<(), IndexError>;
+    /// Whether the index's terms were made by an older analyzer ([`ANALYZER_VERSION`]) and it
+    /// keeps no text to re-analyse them from: the caller must hand every chunk in again with
+    /// [`SearchIndex::reanalyse`], then call [`SearchIndex::finish_reanalysis`]. Until then,
+    /// searches match the older terms.
+    fn needs_reanalysis(&self) -> bool {
+        false
+    }
+    /// Replaces the keyword entries of `chunks` with ones made by the current analyzer
+    /// (their vectors are left as they are). Uncommitted.
+    fn reanalyse(&self, chunks: &[ChunkRecord]) -> Result<(), IndexError> {
+        let _ = chunks;
+        Ok(())
+    }
+    /// Records that every chunk has been re-analysed, and commits.
+    fn finish_reanalysis(&self) -> Result<(), IndexError> {
+        Ok(())
+    }
     /// Runs a query (see [`SearchQuery`]); hits by descending score.
     fn search(&self, query: &SearchQuery) -> Result<Vec<Hit>, IndexError>;
     /// Makes all earlier writes visible to searches and durable. Cheap enough to call once

@@ -794,6 +794,8 @@ impl SearchIndex for PgIndex {
         organization_id: Uuid,
         file_or_faq_id: Uuid,
         label_ids: &[Uuid],
+        // The rows keep their text: labels change in place.
+        _chunks: &[ChunkRecord],
     ) -> Result<(), IndexError> {
         let labels = uuid_array_literal(label_ids);
         let mut state = self.lock()?;

@@ -184,8 +184,23 @@ impl SearchIndex for TestIndex {
     fn delete_knowledge_base(&self, organization_id: Uuid, kb: Uuid) -> Result<(), IndexError> {
         self.inner().delete_knowledge_base(organization_id, kb)
     }
-    fn set_labels(&self, org: Uuid, source: Uuid, labels: &[Uuid]) -> Result<(), IndexError> {
-        self.inner().set_labels(org, source, labels)
+    fn set_labels(
+        &self,
+        org: Uuid,
+        source: Uuid,
+        labels: &[Uuid],
+        chunks: &[ChunkRecord],
+    ) -> Result<(), IndexError> {
+        self.inner().set_labels(org, source, labels, chunks)
+    }
+    fn needs_reanalysis(&self) -> bool {
+        self.inner().needs_reanalysis()
+    }
+    fn reanalyse(&self, chunks: &[ChunkRecord]) -> Result<(), IndexError> {
+        self.inner().reanalyse(chunks)
+    }
+    fn finish_reanalysis(&self) -> Result<(), IndexError> {
+        self.inner().finish_reanalysis()
     }
     fn search(&self, query: &SearchQuery) -> Result<Vec<Hit>, IndexError> {
         self.inner().search(query)
@@ -363,7 +378,7 @@ fn label_filters(backend: &Backend) {
     c.label_ids = vec![l1, l2];
     c.file_id = Some(id(0xF3));
     let d = chunk(4, "退票规定 D");
-    let index = backend.indexed(&[a, b, c, d]);
+    let index = backend.indexed(&[a, b.clone(), c, d]);
 
     let search = |labels: Option<Vec<Uuid>>| {
         let mut q = query("退票");
@@ -379,12 +394,19 @@ fn label_filters(backend: &Backend) {
     assert_eq!(search(Some(vec![])), Vec::<Uuid>::new());
 
     // Relabelling a file changes what the filter finds.
-    index.set_labels(ORG, id(0xF2), &[l3]).unwrap();
+    index.set_labels(ORG, id(0xF2), &[l3], &[b]).unwrap();
     index.commit().unwrap();
     assert_eq!(search(Some(vec![l3])), vec![id(2)]);
     assert_eq!(search(Some(vec![l2])), vec![id(3)]);
+    // Chunks handed in that the index does not hold (a file still being ingested) stay out.
+    let mut pending = chunk(5, "退票规定 E");
+    pending.file_id = Some(id(0xF5));
+    index.set_labels(ORG, id(0xF5), &[l3], &[pending]).unwrap();
+    index.commit().unwrap();
+    assert_eq!(search(Some(vec![l3])), vec![id(2)]);
+    assert_eq!(search(None).len(), 4);
     // Relabelling in another organisation's name touches nothing.
-    index.set_labels(OTHER_ORG, id(0xF1), &[l3]).unwrap();
+    index.set_labels(OTHER_ORG, id(0xF1), &[l3], &[]).unwrap();
     index.commit().unwrap();
     assert_eq!(search(Some(vec![l1])), vec![id(1), id(3)]);
 }
@@ -754,7 +776,7 @@ fn survives_reopening() {
         // Changes after a snapshot live in the log only.
         index.delete(&[id(1)]).unwrap();
         index.upsert(&[vector_chunk(4, "会员积分")]).unwrap();
-        index.set_labels(ORG, id(0xF1), &[id(0x77)]).unwrap();
+        index.set_labels(ORG, id(0xF1), &[id(0x77)], &[vector_chunk(4, "会员积分")]).unwrap();
         index.commit().unwrap();
     }
     // Force a snapshot at every commit from now on.

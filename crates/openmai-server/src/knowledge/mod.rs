@@ -140,6 +140,50 @@ async fn open_index(config: &Config, store: &Store) -> anyhow::Result<Arc<dyn Se
     Ok(Arc::new(index))
 }
 
+/// Hands every chunk and FAQ entry of the database to an index whose terms an older analyzer
+/// made (see [`SearchIndex::needs_reanalysis`]), then records that it is done. A crash
+/// meanwhile leaves the index asking again at the next start.
+async fn reanalyse_index(store: &Store, index: &Arc<dyn SearchIndex>) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    tracing::info!("re-analysing the search index from the database");
+    let reanalyse = |records: Vec<ChunkRecord>| {
+        let index = index.clone();
+        async move {
+            tokio::task::spawn_blocking(move || index.reanalyse(&records)).await??;
+            anyhow::Ok(())
+        }
+    };
+    let mut count = 0;
+    for (org, kb) in store.read(|db| db.all_knowledge_base_ids()).await? {
+        let files = store.read(move |db| db.files_with_status(org, kb, FileStatus::Done)).await?;
+        for file in files {
+            let file_id = file.id;
+            let (chunks, labels) = store
+                .read(move |db| {
+                    Ok((db.chunks_of_file(org, file_id)?, db.label_ids_of_file(file_id)?))
+                })
+                .await?;
+            let records: Vec<ChunkRecord> = chunks
+                .iter()
+                .map(|c| ChunkRecord { embedding: None, ..chunk_record(c, labels.clone()) })
+                .collect();
+            count += records.len();
+            reanalyse(records).await?;
+        }
+        let faqs = store.read(move |db| db.all_faqs(org, kb)).await?;
+        count += faqs.len();
+        reanalyse(faqs.iter().map(|faq| faq_record(faq, None)).collect()).await?;
+    }
+    let index = index.clone();
+    tokio::task::spawn_blocking(move || index.finish_reanalysis()).await??;
+    tracing::info!(
+        chunks = count,
+        seconds = started.elapsed().as_secs(),
+        "re-analysed the search index"
+    );
+    Ok(())
+}
+
 impl Knowledge {
     /// Opens the index and the blob store the configuration names.
     pub async fn open(
@@ -151,6 +195,9 @@ impl Knowledge {
         let temp_dir = data.join("tmp");
         std::fs::create_dir_all(&temp_dir)?;
         let index = open_index(config, &store).await?;
+        if index.needs_reanalysis() {
+            reanalyse_index(&store, &index).await?;
+        }
         let (blobs, local): (Arc<dyn BlobStore>, Option<Arc<LocalStore>>) = match config.storage {
             StorageKind::Local => {
                 let secret = store_secret(&store, "storage_secret").await?;
@@ -440,8 +487,9 @@ impl Knowledge {
             .await?;
         if relabel {
             let ids: Vec<Uuid> = file.labels.iter().map(|l| l.id).collect();
+            let chunks = self.records_of_source(organization_id, file_id).await?;
             self.index(move |index| {
-                index.set_labels(organization_id, file_id, &ids)?;
+                index.set_labels(organization_id, file_id, &ids, &chunks)?;
                 index.commit()
             })
             .await?;
@@ -470,13 +518,35 @@ impl Knowledge {
                 })
             })
             .await?;
-        self.index(move |index| {
-            for (holder, labels) in relabel {
-                index.set_labels(organization_id, holder, &labels)?;
-            }
-            index.commit()
-        })
-        .await
+        for (holder, labels) in relabel {
+            let chunks = self.records_of_source(organization_id, holder).await?;
+            self.index(move |index| index.set_labels(organization_id, holder, &labels, &chunks))
+                .await?;
+        }
+        self.index(|index| index.commit()).await
+    }
+
+    /// The index records of a file's chunks, or of an FAQ entry, whichever `source` is, as
+    /// the database holds them (labels and vectors left out).
+    async fn records_of_source(
+        &self,
+        organization_id: Uuid,
+        source: Uuid,
+    ) -> ApiResult<Vec<ChunkRecord>> {
+        let (chunks, faqs) = self
+            .store
+            .read(move |db| {
+                let chunks = db.chunks_of_file(organization_id, source)?;
+                let faqs = match chunks.is_empty() {
+                    true => db.faqs_by_ids(organization_id, &[source])?,
+                    false => Vec::new(),
+                };
+                Ok((chunks, faqs))
+            })
+            .await?;
+        let chunks =
+            chunks.iter().map(|c| ChunkRecord { embedding: None, ..chunk_record(c, Vec::new()) });
+        Ok(chunks.chain(faqs.iter().map(|faq| faq_record(faq, None))).collect())
     }
 
     // FAQs.
@@ -496,16 +566,7 @@ impl Knowledge {
             ),
             None => None,
         };
-        let record = ChunkRecord {
-            id: saved.id,
-            organization_id: org,
-            knowledge_base_id: kb_id,
-            file_id: None,
-            faq_id: Some(saved.id),
-            label_ids: saved.labels.iter().map(|l| l.id).collect(),
-            text,
-            embedding,
-        };
+        let record = faq_record(&saved, embedding);
         self.index(move |index| {
             index.upsert(&[record])?;
             index.commit()
@@ -729,6 +790,20 @@ fn ingest_job(organization_id: Uuid, file_id: Uuid) -> NewJob {
 /// What the index holds for an FAQ: its question and answer.
 pub fn faq_text(faq: &Faq) -> String {
     format!("{}\n{}", faq.question, faq.answer)
+}
+
+/// An FAQ entry as the search index holds it.
+pub fn faq_record(faq: &Faq, embedding: Option<Vec<f32>>) -> ChunkRecord {
+    ChunkRecord {
+        id: faq.id,
+        organization_id: faq.organization_id,
+        knowledge_base_id: faq.knowledge_base_id,
+        file_id: None,
+        faq_id: Some(faq.id),
+        label_ids: faq.labels.iter().map(|l| l.id).collect(),
+        text: faq_text(faq),
+        embedding,
+    }
 }
 
 pub fn chunk_record(chunk: &Chunk, label_ids: Vec<Uuid>) -> ChunkRecord {

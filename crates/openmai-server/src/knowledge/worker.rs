@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::jobs;
 
 use crate::knowledge::parse::{self, Outcome};
-use crate::knowledge::{INGEST_JOB, Knowledge, MAX_ATTEMPTS, REEMBED_JOB, faq_text};
+use crate::knowledge::{INGEST_JOB, Knowledge, MAX_ATTEMPTS, REEMBED_JOB, faq_record, faq_text};
 
 /// The job kinds ingestion workers run.
 pub const KINDS: &[&str] = &[INGEST_JOB, REEMBED_JOB];
@@ -398,20 +398,8 @@ async fn reembed(knowledge: &Knowledge, job: &Job) -> Ending {
         }
         _ => vec![None; faqs.len()],
     };
-    let records: Vec<openmai_index::ChunkRecord> = faqs
-        .iter()
-        .zip(vectors)
-        .map(|(faq, embedding)| openmai_index::ChunkRecord {
-            id: faq.id,
-            organization_id: org,
-            knowledge_base_id: kb_id,
-            file_id: None,
-            faq_id: Some(faq.id),
-            label_ids: faq.labels.iter().map(|l| l.id).collect(),
-            text: faq_text(faq),
-            embedding,
-        })
-        .collect();
+    let records: Vec<openmai_index::ChunkRecord> =
+        faqs.iter().zip(vectors).map(|(faq, embedding)| faq_record(faq, embedding)).collect();
     let index = knowledge.index.clone();
     let indexed =
         tokio::task::spawn_blocking(move || index.upsert(&records).and_then(|()| index.commit()))

@@ -41,6 +41,8 @@ fn stderr(output: &Output) -> String {
 struct Server {
     child: Child,
     base: String,
+    /// What the server logged before it listened.
+    log: Vec<String>,
 }
 
 impl Server {
@@ -61,11 +63,11 @@ impl Server {
                 base = Some(address.trim().to_owned());
                 break;
             }
-            seen.push(line);
+            seen.push(without_colours(&line));
         }
         let base =
             base.unwrap_or_else(|| panic!("the server never listened:\n{}", seen.join("\n")));
-        Server { child, base }
+        Server { child, base, log: seen }
     }
 
     /// The first-start banner: stdout up to its last line (it is printed before the server
@@ -95,6 +97,18 @@ impl Server {
         }
         (status, rest)
     }
+}
+
+/// `line` without its ANSI colour sequences.
+fn without_colours(line: &str) -> String {
+    let mut plain = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(start) = rest.find('\u{1b}') {
+        plain.push_str(&rest[..start]);
+        rest = rest[start..].find('m').map_or("", |end| &rest[start + end + 1..]);
+    }
+    plain.push_str(rest);
+    plain
 }
 
 impl Drop for Server {
@@ -430,6 +444,84 @@ fn kb_commands_create_ingest_a_folder_and_search_and_chat() {
         .env("OPENMAI_API_KEY", "wrong"));
     assert!(!unauthorised.status.success());
     assert!(stderr(&unauthorised).contains("401"), "{}", stderr(&unauthorised));
+}
+
+/// An embedded index whose terms an older analyzer made (its commit records the analyzer
+/// version) keeps no text of its own: at start the server hands it every chunk and FAQ entry
+/// of the database again, records the current version, and search keeps working.
+#[test]
+fn an_index_from_an_older_analyzer_is_reanalysed_from_the_database_at_start() {
+    let db = TestDatabase::sqlite();
+    let data = tempfile::tempdir().unwrap();
+    let serve = || {
+        let mut command = openmai();
+        command
+            .arg("serve")
+            .args(["--data-dir", &data.path().display().to_string()])
+            .args(["--database-url", &database_arg(&db)])
+            .env("OPENMAI_ADMIN_EMAIL", "owner@example.com");
+        command
+    };
+    let mut server = Server::start(&mut serve());
+    let key = banner_key(&server.banner());
+    let api = |server: &Server, command: &mut Command| -> Output {
+        run(command.env("OPENMAI_URL", &server.base).env("OPENMAI_API_KEY", &key))
+    };
+    assert!(api(&server, openmai().args(["kb", "create", "手冊"])).status.success());
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("退貨.txt"), "商品到貨七天內可以退貨。").unwrap();
+    let ingested = api(&server, openmai().args(["kb", "ingest", "手冊"]).arg(folder.path()));
+    assert!(stdout(&ingested).contains("1 done, 0 failed"), "{}", stderr(&ingested));
+    let base = server.base.clone();
+    block_on(async {
+        let client = reqwest::Client::new();
+        let kbs: serde_json::Value = client
+            .get(format!("{base}/api/v1/knowledge-bases/"))
+            .header("Authorization", format!("Api-Key {key}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let kb = kbs["results"][0]["id"].as_str().unwrap();
+        let created = client
+            .post(format!("{base}/api/v1/knowledge-bases/{kb}/faqs/"))
+            .header("Authorization", format!("Api-Key {key}"))
+            .json(&serde_json::json!({"question": "運費多少？", "answer": "滿千免運。"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+    });
+    let (status, _) = server.terminate();
+    assert!(status.success());
+
+    let meta = data.path().join("index/fulltext/meta.json");
+    let current = format!("analyzer={}", openmai_index::analyzer::ANALYZER_VERSION);
+    let written = std::fs::read_to_string(&meta).unwrap();
+    assert!(written.contains(&current), "{written}");
+    std::fs::write(&meta, written.replace(&current, "analyzer=0")).unwrap();
+
+    let server = Server::start(&mut serve());
+    assert!(
+        server
+            .log
+            .iter()
+            .any(|l| l.contains("re-analysed the search index") && l.contains("chunks=2")),
+        "{:#?}",
+        server.log
+    );
+    let found = api(&server, openmai().args(["kb", "search", "手冊", "退貨規定"]));
+    assert!(stdout(&found).contains("退貨.txt"), "{}", stderr(&found));
+    let faq = api(&server, openmai().args(["kb", "search", "手冊", "运费"]));
+    assert!(stdout(&faq).contains("運費多少"), "{}{}", stdout(&faq), stderr(&faq));
+    let (status, _) = server.terminate();
+    assert!(status.success());
+    assert!(std::fs::read_to_string(&meta).unwrap().contains(&current));
+    // Nothing is left to re-analyse at the next start.
+    let server = Server::start(&mut serve());
+    assert!(!server.log.iter().any(|l| l.contains("re-analys")), "{:#?}", server.log);
 }
 
 /// kill -9 while files are being ingested; after a restart every file reaches `done` and its

@@ -135,6 +135,15 @@ impl Db<'_> {
         self.query(&sql, params![organization_id])?.into_iter().map(kb_from_row).collect()
     }
 
+    /// Every knowledge base of every organisation, as (organisation, knowledge base) ids
+    /// (for re-analysing the whole search index after an upgrade).
+    pub fn all_knowledge_base_ids(&mut self) -> Result<Vec<(Uuid, Uuid)>> {
+        self.query("SELECT organization_id, id FROM knowledge_bases ORDER BY id", params![])?
+            .into_iter()
+            .map(|mut row| Ok((row.uuid(0)?, row.uuid(1)?)))
+            .collect()
+    }
+
     /// Writes every editable column; `chatbots`, when given, replaces the links.
     pub fn update_kb(
         &mut self,
