@@ -126,6 +126,9 @@ print(" ".join(f"{v / tick:.1f}" for v in (user, system, parsers_user, parsers_s
 PY
 )
 "$bin" kb search bench "旅客退票手續費" --limit 3 | head -8
+# What the ingested corpus takes on disk: the search index, the database (the files' text and
+# chunks, WAL included) and the uploaded files.
+echo "disk: index $(du -sm "$data/index" | cut -f1) MiB, database $(du -smc "$data"/*.db* | tail -1 | cut -f1) MiB, uploads $(du -sm "$data/blobs" | cut -f1) MiB"
 # The summary, then (with JSON=1) one JSON line for run.sh's table.
 python3 - "$start" "$end" "$bytes" "$pages" $(cat "$peak_file") "$hwm" "$WORKERS" $cpu <<'PY'
 import json, os, sys

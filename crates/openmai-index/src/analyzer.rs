@@ -29,7 +29,9 @@
 //!    `refund`).
 //!
 //! Changing any step changes the terms stored in existing indexes; bump [`ANALYZER_VERSION`]
-//! so indexes know to re-analyse their stored text.
+//! so indexes know to re-analyse the chunks (the PostgreSQL index from its own rows, the
+//! embedded one from the chunks the server hands it again, see
+//! `SearchIndex::needs_reanalysis`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
@@ -38,7 +40,7 @@ use jieba_rs::Jieba;
 use openmai_types::text::{fold, is_han};
 
 /// Version of the analysis pipeline. Stored with each index; a mismatch on open means the
-/// stored text is re-analysed, because old terms would no longer match new queries.
+/// chunks are re-analysed, because old terms would no longer match new queries.
 pub const ANALYZER_VERSION: u32 = 1;
 
 /// Terms longer than this (in bytes) are dropped: base64 blobs, URLs and hashes inflate the

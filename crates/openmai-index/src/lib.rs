@@ -205,10 +205,10 @@ pub trait SearchIndex: Send + Sync {
         label_ids: &[Uuid],
         chunks: &[ChunkRecord],
     ) -> Result<(), IndexError>;
-    /// Whether the index's terms were made by an older analyzer ([`ANALYZER_VERSION`]) and it
-    /// keeps no text to re-analyse them from: the caller must hand every chunk in again with
-    /// [`SearchIndex::reanalyse`], then call [`SearchIndex::finish_reanalysis`]. Until then,
-    /// searches match the older terms.
+    /// Whether the index's terms were made by an older analyzer
+    /// ([`analyzer::ANALYZER_VERSION`]) and it keeps no text to re-analyse them from: the
+    /// caller must hand every chunk in again with [`SearchIndex::reanalyse`], then call
+    /// [`SearchIndex::finish_reanalysis`]. Until then, searches match the older terms.
     fn needs_reanalysis(&self) -> bool {
         false
     }
