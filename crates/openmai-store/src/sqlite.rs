@@ -189,12 +189,18 @@ mod tests {
     use super::*;
     use crate::params;
 
-    #[test]
-    fn cached_statements_are_not_recompiled_when_parameters_change() {
+    /// A migrated database in a temporary directory (kept alive by the first value).
+    fn migrated(read_only: bool) -> (tempfile::TempDir, SqliteConnection) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         SqliteConnection::migrate(&path).unwrap();
-        let mut conn = SqliteConnection::open(&path, true).unwrap();
+        let conn = SqliteConnection::open(&path, read_only).unwrap();
+        (dir, conn)
+    }
+
+    #[test]
+    fn cached_statements_are_not_recompiled_when_parameters_change() {
+        let (_dir, mut conn) = migrated(true);
         let sql = "SELECT id FROM chatbots WHERE organization_id = $1 \
                    ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3";
         for i in 0..10_i64 {
@@ -207,10 +213,7 @@ mod tests {
 
     #[test]
     fn new_databases_get_large_pages_and_parameters_bind_by_name_beyond_the_table() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        SqliteConnection::migrate(&path).unwrap();
-        let mut conn = SqliteConnection::open(&path, false).unwrap();
+        let (_dir, mut conn) = migrated(false);
         let page_size: i64 = conn.conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
         assert_eq!(page_size, 16384);
 

@@ -446,6 +446,17 @@ fn kb_commands_create_ingest_a_folder_and_search_and_chat() {
     assert!(stderr(&unauthorised).contains("401"), "{}", stderr(&unauthorised));
 }
 
+/// `openmai serve` on a data directory and a database, creating owner@example.com.
+fn serve_in(data: &Path, db: &TestDatabase) -> Command {
+    let mut command = openmai();
+    command
+        .arg("serve")
+        .args(["--data-dir", &data.display().to_string()])
+        .args(["--database-url", &database_arg(db)])
+        .env("OPENMAI_ADMIN_EMAIL", "owner@example.com");
+    command
+}
+
 /// An embedded index whose terms an older analyzer made (its commit records the analyzer
 /// version) keeps no text of its own: at start the server hands it every chunk and FAQ entry
 /// of the database again, records the current version, and search keeps working.
@@ -453,15 +464,7 @@ fn kb_commands_create_ingest_a_folder_and_search_and_chat() {
 fn an_index_from_an_older_analyzer_is_reanalysed_from_the_database_at_start() {
     let db = TestDatabase::sqlite();
     let data = tempfile::tempdir().unwrap();
-    let serve = || {
-        let mut command = openmai();
-        command
-            .arg("serve")
-            .args(["--data-dir", &data.path().display().to_string()])
-            .args(["--database-url", &database_arg(&db)])
-            .env("OPENMAI_ADMIN_EMAIL", "owner@example.com");
-        command
-    };
+    let serve = || serve_in(data.path(), &db);
     let mut server = Server::start(&mut serve());
     let key = banner_key(&server.banner());
     let api = |server: &Server, command: &mut Command| -> Output {
@@ -473,19 +476,10 @@ fn an_index_from_an_older_analyzer_is_reanalysed_from_the_database_at_start() {
     let ingested = api(&server, openmai().args(["kb", "ingest", "手冊"]).arg(folder.path()));
     assert!(stdout(&ingested).contains("1 done, 0 failed"), "{}", stderr(&ingested));
     let base = server.base.clone();
+    let (_, kbs) = get(&format!("{base}/api/v1/knowledge-bases/"), Some(&key));
+    let kb = kbs["results"][0]["id"].as_str().unwrap();
     block_on(async {
-        let client = reqwest::Client::new();
-        let kbs: serde_json::Value = client
-            .get(format!("{base}/api/v1/knowledge-bases/"))
-            .header("Authorization", format!("Api-Key {key}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let kb = kbs["results"][0]["id"].as_str().unwrap();
-        let created = client
+        let created = reqwest::Client::new()
             .post(format!("{base}/api/v1/knowledge-bases/{kb}/faqs/"))
             .header("Authorization", format!("Api-Key {key}"))
             .json(&serde_json::json!({"question": "運費多少？", "answer": "滿千免運。"}))
@@ -531,12 +525,8 @@ fn ingestion_survives_kill_9() {
     for db in TestDatabase::every_engine() {
         let data = tempfile::tempdir().unwrap();
         let serve = || {
-            let mut command = openmai();
+            let mut command = serve_in(data.path(), &db);
             command
-                .arg("serve")
-                .args(["--data-dir", &data.path().display().to_string()])
-                .args(["--database-url", &database_arg(&db)])
-                .env("OPENMAI_ADMIN_EMAIL", "owner@example.com")
                 .env("OPENMAI_INGEST_WORKERS", "2")
                 // PostgreSQL has no "one process owns the queue": a dead worker's job is
                 // taken over when its lease runs out.
