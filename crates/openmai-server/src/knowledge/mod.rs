@@ -559,14 +559,11 @@ impl Knowledge {
             .await?;
         let (org, kb_id) = (saved.organization_id, saved.knowledge_base_id);
         let kb = self.store.read(move |db| db.get_kb(org, kb_id)).await?;
-        let text = faq_text(&saved);
-        let embedding = match self.models.embedder_for(&kb) {
-            Some(embedder) => Some(
-                embed_one(embedder.as_ref(), &text, openmai_models::EmbedKind::Document).await?,
-            ),
-            None => None,
-        };
-        let record = faq_record(&saved, embedding);
+        let mut record = faq_record(&saved, None);
+        if let Some(embedder) = self.models.embedder_for(&kb) {
+            let kind = openmai_models::EmbedKind::Document;
+            record.embedding = Some(embed_one(embedder.as_ref(), &record.text, kind).await?);
+        }
         self.index(move |index| {
             index.upsert(&[record])?;
             index.commit()
