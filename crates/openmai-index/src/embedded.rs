@@ -524,8 +524,7 @@ impl SearchIndex for EmbeddedIndex {
         let state = &mut *state;
         state.changed = true;
         for chunk in chunks.iter().filter(|c| present.contains(&c.id)) {
-            let record =
-                ChunkRecord { label_ids: labels.clone(), embedding: None, ..chunk.clone() };
+            let record = ChunkRecord { label_ids: labels.clone(), ..chunk.clone() };
             self.keyword.delete_ids(&state.writer, &[record.id]);
             state.writer.add_document(self.keyword.document(&record))?;
         }

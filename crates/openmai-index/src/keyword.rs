@@ -85,8 +85,8 @@ fn schema() -> (Schema, Fields) {
 }
 
 /// The schema with the chunks' ids and text stored or not, and the `terms` field analysed by
-/// the named tokenizer: every combination is one an index of ours may have been written with.
-/// Nothing is stored any more: the database holds the chunks, and the caller hands them in
+/// the named tokenizer (see [`is_known_schema`] for the combinations indexes were written
+/// with). Nothing is stored any more: the database holds the chunks, and the caller hands them in
 /// again when the index needs them (`set_labels`, re-analysis), so the document store stays
 /// empty instead of keeping a second compressed copy of every text.
 fn schema_with(stored: bool, tokenizer: &str) -> (Schema, Fields) {
@@ -97,8 +97,8 @@ fn schema_with(stored: bool, tokenizer: &str) -> (Schema, Fields) {
     let raw = stored_if(BytesOptions::default().set_indexed().set_fast());
     let fields = Fields {
         id: builder.add_bytes_field("id", stored_if(BytesOptions::default().set_indexed())),
-        // The id again as two fast u64 columns: reading a column for each hit is much cheaper
-        // than opening the compressed document store.
+        // The id again as two fast u64 columns: how a hit's id is read (the document store
+        // holds nothing).
         id_hi: builder.add_u64_field("id_hi", FAST),
         id_lo: builder.add_u64_field("id_lo", FAST),
         org: builder.add_bytes_field("org", raw.clone()),
@@ -128,13 +128,13 @@ fn terms_options(tokenizer: &str) -> TextOptions {
     )
 }
 
-/// Whether `found` is a schema an index of ours was written with: the current one, or an
-/// earlier one that also stored each chunk's ids and text, and/or fed `terms` pre-tokenised through
-/// the "default" tokenizer name (before the analyzer became the field's tokenizer). Such an
-/// index holds the same terms; it is opened with the analyzer registered under that name too,
-/// and its stored copies of the text are never read.
+/// Whether `found` is a schema an index of ours was written with: the current one; the one
+/// before, which also stored each chunk's ids and text; or the one before that, which stored
+/// them too and fed `terms` pre-tokenised through the "default" tokenizer name. Such an index
+/// holds the same terms; it is opened with the analyzer registered under that name too, and
+/// its stored copies are never read.
 fn is_known_schema(found: &Schema) -> bool {
-    [(false, TOKENIZER), (true, TOKENIZER), (false, "default"), (true, "default")]
+    [(false, TOKENIZER), (true, TOKENIZER), (true, "default")]
         .into_iter()
         .any(|(stored, tokenizer)| *found == schema_with(stored, tokenizer).0)
 }

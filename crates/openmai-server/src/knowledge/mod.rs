@@ -163,10 +163,8 @@ async fn reanalyse_index(store: &Store, index: &Arc<dyn SearchIndex>) -> anyhow:
                     Ok((db.chunks_of_file(org, file_id)?, db.label_ids_of_file(file_id)?))
                 })
                 .await?;
-            let records: Vec<ChunkRecord> = chunks
-                .iter()
-                .map(|c| ChunkRecord { embedding: None, ..chunk_record(c, labels.clone()) })
-                .collect();
+            let records: Vec<ChunkRecord> =
+                chunks.iter().map(|c| chunk_record(c, labels.clone())).collect();
             count += records.len();
             reanalyse(records).await?;
         }
@@ -527,7 +525,7 @@ impl Knowledge {
     }
 
     /// The index records of a file's chunks, or of an FAQ entry, whichever `source` is, as
-    /// the database holds them (labels and vectors left out).
+    /// the database holds them (for `set_labels`, which ignores their own labels and vectors).
     async fn records_of_source(
         &self,
         organization_id: Uuid,
@@ -544,8 +542,7 @@ impl Knowledge {
                 Ok((chunks, faqs))
             })
             .await?;
-        let chunks =
-            chunks.iter().map(|c| ChunkRecord { embedding: None, ..chunk_record(c, Vec::new()) });
+        let chunks = chunks.iter().map(|c| chunk_record(c, Vec::new()));
         Ok(chunks.chain(faqs.iter().map(|faq| faq_record(faq, None))).collect())
     }
 
