@@ -66,9 +66,7 @@ pub fn shared() -> &'static Analyzer {
 pub struct Analyzer {
     jieba: Jieba,
     stemmer: frostem::Stemmer,
-    /// [`STOP_WORDS`] as a set: every term is looked up, so a list scan was a fifth of the
-    /// indexing time.
-    stop_words: HashSet<&'static str, foldhash::fast::FixedState>,
+    stop_words: StopWords,
 }
 
 impl Default for Analyzer {
@@ -90,7 +88,7 @@ impl Analyzer {
         Analyzer {
             jieba: Jieba::new(),
             stemmer: frostem::Stemmer::new(frostem::Algorithm::English),
-            stop_words: STOP_WORDS.iter().copied().collect(),
+            stop_words: StopWords::new(STOP_WORDS),
         }
     }
 
@@ -189,7 +187,9 @@ struct TermSink<'a, 't, E> {
 
 impl<'t, E: FnMut(&str)> TermSink<'_, 't, E> {
     fn word(&mut self, word: &'t str) {
-        let word = word.trim();
+        // Most words are Chinese, and a word that starts and ends with a Chinese character has
+        // nothing to trim; `trim` would look both up in Unicode's whitespace table.
+        let word = if starts_and_ends_with_han(word) { word } else { word.trim() };
         if word.is_empty() || word.len() > MAX_TERM_BYTES {
             self.end_run();
             return;
@@ -215,7 +215,7 @@ impl<'t, E: FnMut(&str)> TermSink<'_, 't, E> {
         }
         self.end_run();
         if word.is_ascii() && word.bytes().any(|b| b.is_ascii_alphabetic()) {
-            (self.emit)(stem(&mut self.scratch.stems, &analyzer.stemmer, word));
+            emit_stem(&mut self.scratch.stems, &analyzer.stemmer, word, &mut self.emit);
         } else {
             (self.emit)(word);
         }
@@ -299,19 +299,60 @@ pub struct Scratch {
 /// Entries the stem memo holds before it starts over (a few MB at most).
 const MAX_MEMO_STEMS: usize = 1 << 16;
 
-/// The stem of `word`, through the memo.
-fn stem<'a>(
-    memo: &'a mut HashMap<String, String, foldhash::fast::FixedState>,
+/// Emits the stem of `word`, through the memo: one lookup when the word is known (returning
+/// the stem instead would need a second one, to satisfy the borrow checker).
+fn emit_stem(
+    memo: &mut HashMap<String, String, foldhash::fast::FixedState>,
     stemmer: &frostem::Stemmer,
     word: &str,
-) -> &'a str {
-    if !memo.contains_key(word) {
-        if memo.len() >= MAX_MEMO_STEMS {
-            memo.clear();
-        }
-        memo.insert(word.to_owned(), stemmer.stem(word).into_owned());
+    emit: &mut impl FnMut(&str),
+) {
+    if let Some(stem) = memo.get(word) {
+        emit(stem);
+        return;
     }
-    &memo[word]
+    if memo.len() >= MAX_MEMO_STEMS {
+        memo.clear();
+    }
+    let stem = stemmer.stem(word).into_owned();
+    emit(&stem);
+    memo.insert(word.to_owned(), stem);
+}
+
+/// Whether `word` starts and ends with a Chinese character (and so is not padded with
+/// whitespace).
+fn starts_and_ends_with_han(word: &str) -> bool {
+    word.chars().next().is_some_and(is_han) && word.chars().next_back().is_some_and(is_han)
+}
+
+/// [`STOP_WORDS`] as a set (every word is looked up: a list scan was a fifth of the indexing
+/// time), behind a filter on their first characters: most words start with a character no
+/// stop word starts with, and testing one bit is cheaper than hashing the word.
+struct StopWords {
+    words: HashSet<&'static str, foldhash::fast::FixedState>,
+    /// Bit `c` is set when a stop word starts with the character `c` (all of them are in the
+    /// Basic Multilingual Plane; a word starting outside it goes to the set).
+    first_chars: Box<[u64; 1024]>,
+}
+
+impl StopWords {
+    fn new(words: &[&'static str]) -> Self {
+        let mut first_chars = Box::new([0u64; 1024]);
+        for word in words {
+            let first = word.chars().next().expect("no empty stop word") as usize;
+            assert!(first < 0x1_0000, "stop words start in the Basic Multilingual Plane");
+            first_chars[first / 64] |= 1 << (first % 64);
+        }
+        StopWords { words: words.iter().copied().collect(), first_chars }
+    }
+
+    fn contains(&self, word: &str) -> bool {
+        let Some(first) = word.chars().next().map(|c| c as usize) else { return false };
+        if first < 0x1_0000 && self.first_chars[first / 64] & (1 << (first % 64)) == 0 {
+            return false;
+        }
+        self.words.contains(word)
+    }
 }
 
 /// Stop words, already folded (Simplified, lower-case, unstemmed). Chinese: particles,
@@ -540,6 +581,19 @@ mod tests {
         assert!(t("").is_empty());
         assert!(t("？！。，…… ---  ").is_empty());
         assert!(t(&"x".repeat(500)).is_empty());
+    }
+
+    #[test]
+    fn the_stop_word_filter_agrees_with_the_set() {
+        let stop_words = StopWords::new(STOP_WORDS);
+        for word in STOP_WORDS {
+            assert!(stop_words.contains(word), "{word}");
+        }
+        // Words sharing a first character with a stop word, words sharing none, and words
+        // outside the Basic Multilingual Plane.
+        for word in ["的确", "我国", "退票", "theory", "refund", "", "𠀀", "𠀀的", "x"] {
+            assert_eq!(stop_words.contains(word), STOP_WORDS.contains(&word), "{word}");
+        }
     }
 
     /// The terms of `text` with every word cut by jieba, the reference the direct handling
