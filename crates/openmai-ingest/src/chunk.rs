@@ -120,9 +120,13 @@ impl<'a> Builder<'a> {
         } else {
             Some(self.stack.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join(" › "))
         };
+        // The next chunk starts with room for as much as this one held: grown from empty,
+        // each chunk's text was reallocated about ten times.
+        let room = String::with_capacity(self.text.len());
+        let text = std::mem::replace(&mut self.text, room);
         self.out.push(Chunk {
             ordinal: u32::try_from(self.out.len()).unwrap_or(u32::MAX),
-            text: std::mem::take(&mut self.text),
+            text,
             page_number: self.page,
             heading,
         });

@@ -57,10 +57,15 @@ fn is_clean_text(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with('\n')
         && !s.ends_with('\n')
-        && !s.contains("\n\n\n")
-        && !s.contains("```")
-        && !s.contains("~~~")
+        // memchr's vectorised search: `str::contains` was a tenth of the PDF and DOCX time.
+        && !contains(s, b"\n\n\n")
+        && !contains(s, b"```")
+        && !contains(s, b"~~~")
         && s.split('\n').all(|line| line.is_empty() || is_clean(line.as_bytes()))
+}
+
+fn contains(s: &str, needle: &[u8]) -> bool {
+    memchr::memmem::find(s.as_bytes(), needle).is_some()
 }
 
 /// Cleans one line (no `\n` inside) into `out`.
