@@ -810,7 +810,7 @@ pub fn chunk_record(chunk: &Chunk, label_ids: Vec<Uuid>) -> ChunkRecord {
         label_ids,
         text: match &chunk.heading {
             // Headings carry meaning the chunk text may not repeat ("退票規定").
-            Some(heading) => format!("{heading}\n{}", chunk.content),
+            Some(heading) => [heading.as_str(), "\n", &chunk.content].concat(),
             None => chunk.content.clone(),
         },
         embedding: chunk.embedding.clone(),
