@@ -140,6 +140,8 @@ struct Collector {
     pages: Vec<Page>,
     page: Page,
     line: Option<Line>,
+    /// The length of the last line ended: the room a new line starts with.
+    last_line_len: usize,
     last_end: f64,
     last_y: f64,
     last_char: char,
@@ -156,6 +158,7 @@ impl Collector {
             pages: Vec::new(),
             page: Page::default(),
             line: None,
+            last_line_len: 0,
             last_end: 0.0,
             last_y: 0.0,
             last_char: ' ',
@@ -171,6 +174,7 @@ impl Collector {
         if let Some(mut line) = self.line.take() {
             let trimmed = line.text.trim_end().len();
             line.text.truncate(trimmed);
+            self.last_line_len = trimmed;
             if !line.text.is_empty() {
                 self.page.lines.push(line);
             }
@@ -210,7 +214,8 @@ impl Collector {
             }
             _ => {
                 self.end_line();
-                self.line = Some(Line { y, size, text: String::new() });
+                let text = String::with_capacity(self.last_line_len);
+                self.line = Some(Line { y, size, text });
             }
         }
         if let Some(line) = &mut self.line {
