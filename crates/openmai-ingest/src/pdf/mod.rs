@@ -140,7 +140,9 @@ struct Collector {
     pages: Vec<Page>,
     page: Page,
     line: Option<Line>,
-    /// The length of the last line ended: the room a new line starts with.
+    /// The length of the last line ended: the room a new line starts with. Only the line just
+    /// before, not the longest so far, so the room kept by the page's lines stays within
+    /// about three times their text even after one very long line.
     last_line_len: usize,
     last_end: f64,
     last_y: f64,
