@@ -465,6 +465,10 @@ fn matrix(ops: &[Operand]) -> Option<Matrix> {
     m.iter().all(|v| v.is_finite()).then_some(m)
 }
 
+/// 10^0 to 10^15, all exact in an f64.
+const POWERS_OF_TEN: [f64; 16] =
+    [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
 /// Parses a PDF number (`12`, `-3.5`, `.5`, `+4.`).
 fn parse_number(word: &[u8]) -> Option<f64> {
     let first = *word.first()?;
@@ -480,6 +484,20 @@ fn parse_number(word: &[u8]) -> Option<f64> {
     if !digits.is_empty() && digits.len() < 16 && digits.iter().all(u8::is_ascii_digit) {
         let v = digits.iter().fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0')) as f64;
         return Some(if neg { -v } else { v });
+    }
+    // Fast path for plain decimals (`56.69`, what PDF writers put before `Td` and `Tm`): the
+    // digits as an integer, divided by a power of ten. With at most 15 digits both are exact
+    // in an f64, so the one rounding of the division gives the correctly rounded value, the
+    // one `str::parse` returns too (Clinger's fast path).
+    if let Some(dot) = digits.iter().position(|&b| b == b'.') {
+        let (whole, fraction) = (&digits[..dot], &digits[dot + 1..]);
+        let count = whole.len() + fraction.len();
+        if (1..=15).contains(&count) && whole.iter().chain(fraction).all(u8::is_ascii_digit) {
+            let m =
+                whole.iter().chain(fraction).fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0'));
+            let v = m as f64 / POWERS_OF_TEN[fraction.len()];
+            return Some(if neg { -v } else { v });
+        }
     }
     let s = std::str::from_utf8(word).ok()?;
     // Tolerate doubled signs ("--5") as some writers emit.
@@ -593,6 +611,23 @@ fn skip_inline_image(data: &[u8], mut i: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    proptest::proptest! {
+        /// The decimal fast path returns exactly what `str::parse` does.
+        #[test]
+        fn decimals_parse_as_std_parses_them(
+            sign in proptest::sample::select(vec!["", "-", "+"]),
+            whole in "[0-9]{0,9}",
+            fraction in "[0-9]{0,9}",
+        ) {
+            let word = format!("{sign}{whole}.{fraction}");
+            let digits = format!("{whole}.{fraction}");
+            let expected: f64 = if digits == "." { 0.0 } else { digits.parse().unwrap() };
+            let expected = if sign == "-" { -expected } else { expected };
+            let parsed = parse_number(word.as_bytes()).unwrap();
+            proptest::prop_assert_eq!(parsed.to_bits(), expected.to_bits(), "{}", word);
+        }
+    }
+
     use super::*;
 
     #[test]
@@ -602,6 +637,9 @@ mod tests {
         assert_eq!(parse_number(b".5"), Some(0.5));
         assert_eq!(parse_number(b"4."), Some(4.0));
         assert_eq!(parse_number(b"--2"), Some(-2.0));
+        assert_eq!(parse_number(b"."), Some(0.0));
+        assert_eq!(parse_number(b"-0.0").map(f64::is_sign_negative), Some(true));
+        assert_eq!(parse_number(b"1.2.3"), None);
         assert_eq!(parse_number(b"Tj"), None);
     }
 
