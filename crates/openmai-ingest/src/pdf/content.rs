@@ -383,16 +383,24 @@ impl<'a, 'd> Interp<'a, 'd> {
         let fs = gs.font_size;
         let th = gs.h_scale;
         let sink = &mut *self.sink;
+        // Only the text matrix's translation moves from glyph to glyph, so the linear part of
+        // the glyph-to-page matrix, and the size and advance scale it gives, hold for the
+        // whole string: two square roots per string instead of per glyph. The translation is
+        // computed as `mul` computes it, so every value is the same to the bit.
+        let m = mul(tm, &gs.ctm);
+        let scale = (m[0] * m[3] - m[1] * m[2]).abs().sqrt();
+        let size = (fs * scale * font.size_scale).abs();
+        let advance_scale = (m[0] * m[0] + m[1] * m[1]).sqrt();
+        let ctm = &gs.ctm;
         font.glyphs(bytes, |g| {
-            let m = mul(tm, &gs.ctm);
-            let x = gs.rise * m[2] + m[4];
-            let y = gs.rise * m[3] + m[5];
-            let scale = (m[0] * m[3] - m[1] * m[2]).abs().sqrt();
-            let size = (fs * scale * font.size_scale).abs();
+            let e = tm[4] * ctm[0] + tm[5] * ctm[2] + ctm[4];
+            let f = tm[4] * ctm[1] + tm[5] * ctm[3] + ctm[5];
+            let x = gs.rise * m[2] + e;
+            let y = gs.rise * m[3] + f;
             let tx =
                 (g.width * fs + gs.char_spacing + if g.is_space { gs.word_spacing } else { 0.0 })
                     * th;
-            let advance = tx * (m[0] * m[0] + m[1] * m[1]).sqrt();
+            let advance = tx * advance_scale;
             sink.glyph(x, -y, size, advance, g.text);
             tm[4] += tx * tm[0];
             tm[5] += tx * tm[1];
