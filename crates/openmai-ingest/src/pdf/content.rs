@@ -619,6 +619,8 @@ fn skip_inline_image(data: &[u8], mut i: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     proptest::proptest! {
         /// The decimal fast path returns exactly what `str::parse` does.
         #[test]
@@ -635,8 +637,6 @@ mod tests {
             proptest::prop_assert_eq!(parsed.to_bits(), expected.to_bits(), "{}", word);
         }
     }
-
-    use super::*;
 
     #[test]
     fn numbers() {
