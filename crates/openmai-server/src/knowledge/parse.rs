@@ -128,6 +128,9 @@ struct ChunkLocator<'t> {
 impl ChunkLocator<'_> {
     /// Where `chunk` starts in the text, if it is a slice of it near the last one.
     fn locate(&mut self, chunk: &[u8]) -> Option<usize> {
+        if chunk.is_empty() {
+            return None;
+        }
         let end = self
             .text
             .len()
@@ -138,7 +141,7 @@ impl ChunkLocator<'_> {
         // whole chunk costs more to build than the search.
         let found = memchr::memmem::find_iter(window, probe)
             .take(CHUNK_CANDIDATES)
-            .find(|&at| !chunk.is_empty() && window[at..].starts_with(chunk));
+            .find(|&at| window[at..].starts_with(chunk));
         if let Some(at) = found {
             (self.from, self.previous_len) = (self.from + at, chunk.len());
             return Some(self.from);
@@ -146,7 +149,7 @@ impl ChunkLocator<'_> {
         // Not a slice: a table chunk that repeats its header row. Its last bytes are, so the
         // search moves past them, and the chunks after a long table are still found.
         let tail = &chunk[chunk.len().saturating_sub(CHUNK_PROBE_BYTES)..];
-        if let Some(at) = memchr::memmem::find(window, tail).filter(|_| !tail.is_empty()) {
+        if let Some(at) = memchr::memmem::find(window, tail) {
             let chunk_start = (self.from + at + tail.len()).saturating_sub(chunk.len());
             (self.from, self.previous_len) = (chunk_start.max(self.from), chunk.len());
         }
