@@ -8,6 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
+use tokio_util::io::ReaderStream;
+
+use crate::FILE_STREAM_READ_BYTES;
 
 /// Where the server is, and the key to use.
 #[derive(Debug, Clone, clap::Args)]
@@ -103,7 +106,9 @@ impl Client {
             }
             multipart = multipart.text(name.clone(), value);
         }
-        let body = reqwest::Body::from(tokio::fs::File::open(path).await?);
+        let file = tokio::fs::File::open(path).await?;
+        let body =
+            reqwest::Body::wrap_stream(ReaderStream::with_capacity(file, FILE_STREAM_READ_BYTES));
         multipart = multipart.part(
             "file",
             reqwest::multipart::Part::stream_with_length(body, size).file_name(filename.clone()),

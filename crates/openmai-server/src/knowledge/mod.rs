@@ -335,7 +335,7 @@ impl Knowledge {
         let file = tokio::fs::File::open(&path).await.map_err(ApiError::internal)?;
         // The open file stays readable after its name is gone, and nothing is left behind.
         let _ = tokio::fs::remove_file(&path).await;
-        Ok(tokio_util::io::ReaderStream::new(file))
+        Ok(tokio_util::io::ReaderStream::with_capacity(file, crate::FILE_STREAM_READ_BYTES))
     }
 
     // Files.
