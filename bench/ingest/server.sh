@@ -3,8 +3,9 @@
 # corpus over HTTP (presigned POST), the server's workers parse each one in a sandboxed
 # `openmai ingest-worker` process, chunk it, store the chunks and index them (BM25, keyword-only: no
 # embedding provider). Reports wall time until every file is done or failed, MB/s, PDF
-# pages/s, and the peak resident memory of the server plus its parser processes (sampled
-# every 0.1 s from /proc).
+# pages/s, the peak resident memory of the server plus its parser processes (sampled
+# every 0.1 s from /proc), and the CPU time of the server, its parser processes and the
+# upload client.
 #
 #   bench/ingest/server.sh [CORPUS_DIR]     # default /tmp/openmai-ingest-corpus (see run.sh)
 #
@@ -91,7 +92,9 @@ sampler=$!
 bytes=$(du -sbl "$CORPUS" | cut -f1)  # -l: a file linked twice counts twice
 cat "$CORPUS"/* >/dev/null
 start=$(date +%s.%N)
-"$bin" kb ingest bench "$CORPUS" | tail -3
+# The upload client runs on the same cores: its CPU (user, system) is reported too.
+TIMEFORMAT='%U %S'
+{ time "$bin" kb ingest bench "$CORPUS" 2>&3 | tail -3; } 3>&2 2>"$data/client-cpu"
 end=$(date +%s.%N)
 pages=$(python3 - "$CORPUS" <<'PY'
 import os, re, sys
@@ -130,10 +133,10 @@ PY
 # chunks, WAL included) and the uploaded files.
 echo "disk: index $(du -sm "$data/index" | cut -f1) MiB, database $(du -smc "$data"/*.db* | tail -1 | cut -f1) MiB, uploads $(du -sm "$data/blobs" | cut -f1) MiB"
 # The summary, then (with JSON=1) one JSON line for run.sh's table.
-python3 - "$start" "$end" "$bytes" "$pages" $(cat "$peak_file") "$hwm" "$WORKERS" $cpu <<'PY'
+python3 - "$start" "$end" "$bytes" "$pages" $(cat "$peak_file") "$hwm" "$WORKERS" $cpu $(cat "$data/client-cpu") <<'PY'
 import json, os, sys
 start, end, size, pages, peak_kib, anon_kib, hwm_kib, workers, *cpu = sys.argv[1:]
-user, system, parsers_user, parsers_system = map(float, cpu)
+user, system, parsers_user, parsers_system, client_user, client_system = map(float, cpu)
 wall = float(end) - float(start)
 peak = max(int(peak_kib), int(hwm_kib)) / 1024
 print(f"workers {workers}: {int(size)/1e6:.1f} MB in {wall:.1f} s = {int(size)/1e6/wall:.1f} MB/s, "
@@ -141,7 +144,8 @@ print(f"workers {workers}: {int(size)/1e6:.1f} MB in {wall:.1f} s = {int(size)/1
       f"{int(hwm_kib)/1024:.0f} MiB; server + parser processes sampled {int(peak_kib)/1024:.0f} MiB, "
       f"of it anonymous at most {int(anon_kib)/1024:.0f} MiB)")
 print(f"CPU: server {user:.1f} s user + {system:.1f} s system; parser processes "
-      f"{parsers_user:.1f} s user + {parsers_system:.1f} s system")
+      f"{parsers_user:.1f} s user + {parsers_system:.1f} s system; upload client "
+      f"{client_user:.1f} s user + {client_system:.1f} s system")
 if os.environ.get("JSON"):
     print(json.dumps({"tool": "openmai serve", "workers": int(workers), "wall_s": wall,
                       "mb_per_s": int(size) / 1e6 / wall, "pdf_pages_per_s": int(pages) / wall,
