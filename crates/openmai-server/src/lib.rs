@@ -29,7 +29,6 @@ use tower::Layer;
 use tower_http::trace::TraceLayer;
 
 pub use crate::config::Config;
-
 use crate::error::ApiError;
 pub use crate::state::AppState;
 
