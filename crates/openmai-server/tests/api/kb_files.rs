@@ -180,6 +180,44 @@ async fn a_huge_body_is_cut_off_at_the_signed_limit_without_being_buffered() {
     .await;
 }
 
+/// A download is streamed in reads of `FILE_STREAM_READ_BYTES`: a file of several reads, of
+/// bytes that are not text, comes back byte for byte.
+#[tokio::test]
+async fn a_file_of_several_reads_downloads_byte_for_byte() {
+    each_engine(|app| async move {
+        let kb = app.kb("掃描檔").await;
+        let kb = kb_id(&kb);
+        let len = 2 * openmai_server::FILE_STREAM_READ_BYTES + 12_345;
+        let bytes: Vec<u8> =
+            (0..len).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let storage_key = app.upload("scan.pdf", bytes.clone()).await;
+        let (status, created) = app
+            .post(
+                &format!("/api/v1/knowledge-bases/{kb}/files/"),
+                json!({"files": [{"file": storage_key, "filename": "scan.pdf"}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let file_id = id(&created[0]).to_owned();
+        let response = app
+            .request(
+                Method::GET,
+                &format!("/api/v1/knowledge-bases/{kb}/files/{file_id}/download/"),
+            )
+            .send()
+            .await
+            .expect("request reaches the server");
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response.bytes().await.expect("body");
+        assert_eq!(body.len(), len);
+        assert!(body == bytes, "the download differs from the upload");
+        // Not a PDF: the file fails with a reason, and nothing else is affected.
+        let settled = app.settle(&kb, &file_id).await;
+        assert_eq!(settled["status"], "failed", "{settled}");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn files_register_list_get_download_and_delete() {
     each_engine(|app| async move {
