@@ -373,11 +373,46 @@ fn kb_commands_create_ingest_a_folder_and_search_and_chat() {
         .unwrap();
     std::fs::write(folder.path().join("sub/empty.txt"), "").unwrap();
     std::fs::write(folder.path().join("ignored.exe"), "MZ").unwrap();
+    // Uploaded in several reads (`FILE_STREAM_READ_BYTES` each); not a PDF, so it fails.
+    let scan: Vec<u8> = (0..2 * openmai_server::FILE_STREAM_READ_BYTES + 7)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(folder.path().join("sub/scan.pdf"), &scan).unwrap();
     let ingested = api(openmai().args(["kb", "ingest", "客服手冊"]).arg(folder.path()));
     let out = stdout(&ingested);
-    assert!(out.contains("2 done, 1 failed"), "{out}\n{}", stderr(&ingested));
-    assert!(out.contains("failed: empty.txt:"), "{out}");
+    assert!(out.contains("2 done, 2 failed"), "{out}\n{}", stderr(&ingested));
+    assert!(out.contains("failed: empty.txt:") && out.contains("failed: scan.pdf:"), "{out}");
     assert!(!ingested.status.success(), "a failed file makes the command fail");
+    let base = server.base.clone();
+    let downloaded = block_on(async {
+        let client = reqwest::Client::new();
+        let authorized = |path: String| {
+            client
+                .get(format!("{base}/api/v1/{path}"))
+                .header("Authorization", format!("Api-Key {key}"))
+        };
+        let kbs: serde_json::Value =
+            authorized("knowledge-bases/".into()).send().await.unwrap().json().await.unwrap();
+        let kb = kbs["results"][0]["id"].as_str().unwrap().to_owned();
+        let files: serde_json::Value = authorized(format!("knowledge-bases/{kb}/files/"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let file =
+            files["results"].as_array().unwrap().iter().find(|f| f["filename"] == "scan.pdf");
+        let file = file.expect("scan.pdf is registered")["id"].as_str().unwrap().to_owned();
+        let path = format!("knowledge-bases/{kb}/files/{file}/download/");
+        authorized(path).send().await.unwrap().bytes().await.unwrap()
+    });
+    assert!(
+        downloaded == scan,
+        "the upload arrived whole: {} of {} bytes",
+        downloaded.len(),
+        scan.len()
+    );
 
     let found = api(openmai().args(["kb", "search", "客服手冊", "退貨規定"]));
     assert!(found.status.success(), "{}", stderr(&found));
@@ -385,7 +420,6 @@ fn kb_commands_create_ingest_a_folder_and_search_and_chat() {
     assert!(out.starts_with("1. [") && out.contains("退貨.txt"), "{out}");
 
     // An assistant answering from it, asked from the terminal and then asked again.
-    let base = server.base.clone();
     let assistant = block_on(async {
         let client = reqwest::Client::new();
         let kbs: serde_json::Value = client
