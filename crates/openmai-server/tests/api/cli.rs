@@ -384,28 +384,16 @@ fn kb_commands_create_ingest_a_folder_and_search_and_chat() {
     assert!(out.contains("failed: empty.txt:") && out.contains("failed: scan.pdf:"), "{out}");
     assert!(!ingested.status.success(), "a failed file makes the command fail");
     let base = server.base.clone();
+    let (_, kbs) = get(&format!("{base}/api/v1/knowledge-bases/"), Some(&key));
+    let kb = kbs["results"][0]["id"].as_str().unwrap().to_owned();
+    let (_, files) = get(&format!("{base}/api/v1/knowledge-bases/{kb}/files/"), Some(&key));
+    let file = files["results"].as_array().unwrap().iter().find(|f| f["filename"] == "scan.pdf");
+    let file = file.expect("scan.pdf is registered")["id"].as_str().unwrap().to_owned();
+    let download = format!("{base}/api/v1/knowledge-bases/{kb}/files/{file}/download/");
     let downloaded = block_on(async {
-        let client = reqwest::Client::new();
-        let authorized = |path: String| {
-            client
-                .get(format!("{base}/api/v1/{path}"))
-                .header("Authorization", format!("Api-Key {key}"))
-        };
-        let kbs: serde_json::Value =
-            authorized("knowledge-bases/".into()).send().await.unwrap().json().await.unwrap();
-        let kb = kbs["results"][0]["id"].as_str().unwrap().to_owned();
-        let files: serde_json::Value = authorized(format!("knowledge-bases/{kb}/files/"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let file =
-            files["results"].as_array().unwrap().iter().find(|f| f["filename"] == "scan.pdf");
-        let file = file.expect("scan.pdf is registered")["id"].as_str().unwrap().to_owned();
-        let path = format!("knowledge-bases/{kb}/files/{file}/download/");
-        authorized(path).send().await.unwrap().bytes().await.unwrap()
+        let request = reqwest::Client::new().get(download);
+        let response = request.header("Authorization", format!("Api-Key {key}")).send().await;
+        response.unwrap().bytes().await.unwrap()
     });
     assert!(
         downloaded == scan,

@@ -190,15 +190,8 @@ async fn a_file_of_several_reads_downloads_byte_for_byte() {
         let len = 2 * openmai_server::FILE_STREAM_READ_BYTES + 12_345;
         let bytes: Vec<u8> =
             (0..len).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-        let storage_key = app.upload("scan.pdf", bytes.clone()).await;
-        let (status, created) = app
-            .post(
-                &format!("/api/v1/knowledge-bases/{kb}/files/"),
-                json!({"files": [{"file": storage_key, "filename": "scan.pdf"}]}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{created}");
-        let file_id = id(&created[0]).to_owned();
+        let file = app.add_file(&kb, "scan.pdf", bytes.clone()).await;
+        let file_id = id(&file).to_owned();
         let response = app
             .request(
                 Method::GET,
@@ -211,9 +204,10 @@ async fn a_file_of_several_reads_downloads_byte_for_byte() {
         let body = response.bytes().await.expect("body");
         assert_eq!(body.len(), len);
         assert!(body == bytes, "the download differs from the upload");
-        // Not a PDF: the file fails with a reason, and nothing else is affected.
+        // Not a PDF: the file fails, with a reason.
         let settled = app.settle(&kb, &file_id).await;
         assert_eq!(settled["status"], "failed", "{settled}");
+        assert!(settled["failedReason"].as_str().is_some_and(|r| !r.is_empty()), "{settled}");
     })
     .await;
 }
