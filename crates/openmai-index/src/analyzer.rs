@@ -134,17 +134,57 @@ impl Analyzer {
         text: &str,
         scratch: &mut Scratch,
         segmentation: Segmentation,
-        emit: impl FnMut(&str),
+        mut emit: impl FnMut(&str),
     ) {
         let folded = fold(text);
         if folded.is_empty() {
             return;
         }
+        if scratch.first_line.enabled {
+            let head = &folded.as_bytes()[..folded.len().min(MAX_MEMO_LINE_BYTES + 1)];
+            if let Some(end) = head.iter().position(|&b| b == b'\n') {
+                // No step of the analysis reaches across a line break (it ends jieba's blocks,
+                // plain words and bigram runs alike), so the first line's terms, followed by
+                // the rest's, are the terms of the whole.
+                let mut memo = std::mem::take(&mut scratch.first_line);
+                let line = &folded[..end];
+                if memo.line != line {
+                    memo.line.clear();
+                    memo.line.push_str(line);
+                    memo.terms.clear();
+                    memo.ends.clear();
+                    let (terms, ends) = (&mut memo.terms, &mut memo.ends);
+                    self.segment(line, scratch, segmentation, |term| {
+                        terms.push_str(term);
+                        ends.push(terms.len());
+                    });
+                }
+                let mut start = 0;
+                for &end in &memo.ends {
+                    emit(&memo.terms[start..end]);
+                    start = end;
+                }
+                scratch.first_line = memo;
+                self.segment(&folded[end + 1..], scratch, segmentation, emit);
+                return;
+            }
+        }
+        self.segment(&folded, scratch, segmentation, emit);
+    }
+
+    /// Cuts folded text into words and turns them into terms (steps 3 to 6).
+    fn segment(
+        &self,
+        folded: &str,
+        scratch: &mut Scratch,
+        segmentation: Segmentation,
+        emit: impl FnMut(&str),
+    ) {
         let mut sink = TermSink { analyzer: self, scratch, run: Vec::new(), emit };
         match segmentation {
             Segmentation::PlainWordsDirect => {
                 let mut rest = 0;
-                for word in plain_words(&folded) {
+                for word in plain_words(folded) {
                     let start = word.as_ptr() as usize - folded.as_ptr() as usize;
                     self.cut_gap(&folded[rest..start], &mut sink);
                     sink.word(word);
@@ -154,7 +194,7 @@ impl Analyzer {
             }
             #[cfg(test)]
             Segmentation::AllThroughJieba => {
-                for token in self.jieba.cut_for_search(&folded, false) {
+                for token in self.jieba.cut_for_search(folded, false) {
                     sink.word(token.word);
                 }
             }
@@ -286,7 +326,7 @@ fn plain_words(folded: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// Buffers and memo for analysing many texts on one thread (see
+/// Buffers and memos for analysing many texts on one thread (see
 /// [`Analyzer::for_each_term_with`]).
 #[derive(Debug, Default, Clone)]
 pub struct Scratch {
@@ -294,7 +334,34 @@ pub struct Scratch {
     /// English word → its stem. The Snowball stemmer costs more than all the other steps
     /// for an English word, and a corpus repeats a small vocabulary.
     stems: HashMap<String, String, foldhash::fast::FixedState>,
+    first_line: FirstLineMemo,
 }
+
+impl Scratch {
+    /// A scratch that also remembers the terms of the last text's first line, for a thread
+    /// that analyses chunk after chunk: the server puts a chunk's heading path on its first
+    /// line, and every chunk of a section repeats it.
+    pub fn with_first_line_memo() -> Self {
+        Scratch {
+            first_line: FirstLineMemo { enabled: true, ..FirstLineMemo::default() },
+            ..Scratch::default()
+        }
+    }
+}
+
+/// The folded first line of the last text analysed and its terms (see
+/// [`Scratch::with_first_line_memo`]).
+#[derive(Debug, Default, Clone)]
+struct FirstLineMemo {
+    enabled: bool,
+    line: String,
+    /// The terms back to back; `ends` holds where each one ends.
+    terms: String,
+    ends: Vec<usize>,
+}
+
+/// Longest first line (folded, in bytes) the memo takes; a longer one is prose, not a heading.
+const MAX_MEMO_LINE_BYTES: usize = 512;
 
 /// Entries the stem memo holds before it starts over (a few MB at most).
 const MAX_MEMO_STEMS: usize = 1 << 16;
@@ -622,7 +689,52 @@ mod tests {
         }
     }
 
+    /// Texts whose first lines repeat, analysed one after another with the first-line memo,
+    /// give the terms each gives alone.
+    #[test]
+    fn the_first_line_memo_gives_the_terms_of_the_whole_text() {
+        let texts = [
+            "退票規定 > 手續費\n退票需支付手續費。Refunds take 5 days.",
+            "退票規定 > 手續費\n改票免費，王小明 c++ 1号店",
+            "退票規定 > 手續費\r\n王小明",
+            "退票規定 > 手續費",
+            "王小明\n\n王小明",
+            "\n台灣高鐵",
+            "\n台灣高鐵",
+            "",
+            "Refunds\nrefunded",
+        ];
+        let analyzer = shared();
+        let mut scratch = Scratch::with_first_line_memo();
+        for text in texts {
+            let mut terms = Vec::new();
+            analyzer.for_each_term_with(text, &mut scratch, |term| terms.push(term.to_owned()));
+            assert_eq!(terms, t(text), "{text:?}");
+        }
+        assert_eq!(scratch.first_line.line, "refunds");
+    }
+
     proptest::proptest! {
+        #[test]
+        fn the_first_line_memo_agrees_on_any_mix(
+            lines in proptest::collection::vec(proptest::collection::vec(proptest::sample::select(vec![
+                "a", "Z", "refund", "2024", " ", ",", ".", "+", "#", "，", "。", "　", "ＡＢ", "的",
+                "王", "小", "明", "退票", "台灣", "號", "c", "style", "\n", "\r", "é",
+            ]), 0..12), 1..4),
+            order in proptest::collection::vec(0usize..8, 1..12),
+        ) {
+            let analyzer = shared();
+            let mut scratch = Scratch::with_first_line_memo();
+            for pick in order {
+                // Two lines picked from a few, so that first lines repeat.
+                let text = [lines[pick % lines.len()].concat(), lines[pick / 2 % lines.len()].concat()]
+                    .join("\n");
+                let mut terms = Vec::new();
+                analyzer.for_each_term_with(&text, &mut scratch, |term| terms.push(term.to_owned()));
+                proptest::prop_assert_eq!(terms, t(&text), "{:?}", text);
+            }
+        }
+
         #[test]
         fn plain_words_agree_with_jieba_on_any_mix(
             pieces in proptest::collection::vec(proptest::sample::select(vec![

@@ -154,7 +154,7 @@ impl AnalyzerTokenizer {
     fn new(analyzer: &'static Analyzer) -> Self {
         AnalyzerTokenizer {
             analyzer,
-            scratch: analyzer::Scratch::default(),
+            scratch: analyzer::Scratch::with_first_line_memo(),
             terms: String::new(),
             ends: Vec::new(),
         }

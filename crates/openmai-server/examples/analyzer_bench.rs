@@ -70,7 +70,7 @@ fn main() {
         let cut = rate(started);
 
         let started = Instant::now();
-        let mut scratch = Scratch::default();
+        let mut scratch = Scratch::with_first_line_memo();
         let mut terms = 0usize;
         for text in &texts {
             analyzer.for_each_term_with(text, &mut scratch, |_| terms += 1);
