@@ -143,8 +143,9 @@ impl Analyzer {
         if scratch.first_line.enabled {
             let head = &folded.as_bytes()[..folded.len().min(MAX_MEMO_LINE_BYTES + 1)];
             if let Some(end) = head.iter().position(|&b| b == b'\n') {
-                // No step of the analysis reaches across a line break (it ends jieba's blocks,
-                // plain words and bigram runs alike), so the first line's terms, followed by
+                // The whole text is folded first (the Simplified conversion looks at phrases),
+                // and no later step reaches across a line break (it ends jieba's blocks, plain
+                // words and bigram runs alike), so the folded first line's terms, followed by
                 // the rest's, are the terms of the whole.
                 let mut memo = std::mem::take(&mut scratch.first_line);
                 let line = &folded[..end];
