@@ -147,30 +147,41 @@ impl Analyzer {
                 // and no later step reaches across a line break (it ends jieba's blocks, plain
                 // words and bigram runs alike), so the folded first line's terms, followed by
                 // the rest's, are the terms of the whole.
-                let mut memo = std::mem::take(&mut scratch.first_line);
-                let line = &folded[..end];
-                if memo.line != line {
-                    memo.line.clear();
-                    memo.line.push_str(line);
-                    memo.terms.clear();
-                    memo.ends.clear();
-                    let (terms, ends) = (&mut memo.terms, &mut memo.ends);
-                    self.segment(line, scratch, segmentation, |term| {
-                        terms.push_str(term);
-                        ends.push(terms.len());
-                    });
-                }
-                let mut start = 0;
-                for &end in &memo.ends {
-                    emit(&memo.terms[start..end]);
-                    start = end;
-                }
-                scratch.first_line = memo;
+                self.first_line(&folded[..end], scratch, segmentation, &mut emit);
                 self.segment(&folded[end + 1..], scratch, segmentation, emit);
                 return;
             }
         }
         self.segment(&folded, scratch, segmentation, emit);
+    }
+
+    /// Emits the terms of a text's folded first `line` from the memo, analysing the line
+    /// first when it is not the one the memo holds.
+    fn first_line(
+        &self,
+        line: &str,
+        scratch: &mut Scratch,
+        segmentation: Segmentation,
+        emit: &mut impl FnMut(&str),
+    ) {
+        let mut memo = std::mem::take(&mut scratch.first_line);
+        if memo.line != line {
+            memo.line.clear();
+            memo.line.push_str(line);
+            memo.terms.clear();
+            memo.ends.clear();
+            let (terms, ends) = (&mut memo.terms, &mut memo.ends);
+            self.segment(line, scratch, segmentation, |term| {
+                terms.push_str(term);
+                ends.push(terms.len());
+            });
+        }
+        let mut start = 0;
+        for &end in &memo.ends {
+            emit(&memo.terms[start..end]);
+            start = end;
+        }
+        scratch.first_line = memo;
     }
 
     /// Cuts folded text into words and turns them into terms (steps 3 to 6).
