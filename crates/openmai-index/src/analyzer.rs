@@ -36,8 +36,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
-use jieba_rs::Jieba;
 use openmai_types::text::{fold, is_han};
+
+use crate::segment::{SegmentScratch, Segmenter};
 
 /// Version of the analysis pipeline. Stored with each index; a mismatch on open means the
 /// chunks are re-analysed, because old terms would no longer match new queries.
@@ -64,7 +65,7 @@ pub fn shared() -> &'static Analyzer {
 
 /// A loaded analysis pipeline (see the module documentation for the steps).
 pub struct Analyzer {
-    jieba: Jieba,
+    segmenter: Segmenter,
     stemmer: frostem::Stemmer,
     stop_words: StopWords,
 }
@@ -86,7 +87,7 @@ impl Analyzer {
     /// is immutable, so one per process is enough.
     pub fn new() -> Self {
         Analyzer {
-            jieba: Jieba::new(),
+            segmenter: Segmenter::new(),
             stemmer: frostem::Stemmer::new(frostem::Algorithm::English),
             stop_words: StopWords::new(STOP_WORDS),
         }
@@ -206,7 +207,7 @@ impl Analyzer {
             }
             #[cfg(test)]
             Segmentation::AllThroughJieba => {
-                for token in self.jieba.cut_for_search(folded, false) {
+                for token in self.segmenter.jieba().cut_for_search(folded, false) {
                     sink.word(token.word);
                 }
             }
@@ -221,9 +222,9 @@ impl Analyzer {
         if gap.bytes().all(|b| b.is_ascii() && !b.is_ascii_alphanumeric()) {
             sink.end_run();
         } else {
-            for token in self.jieba.cut_for_search(gap, false) {
-                sink.word(token.word);
-            }
+            let mut words = std::mem::take(&mut sink.scratch.words);
+            self.segmenter.cut_for_search(gap, &mut words, |word| sink.word(word));
+            sink.scratch.words = words;
         }
     }
 }
@@ -347,6 +348,7 @@ pub struct Scratch {
     /// for an English word, and a corpus repeats a small vocabulary.
     stems: HashMap<String, String, foldhash::fast::FixedState>,
     first_line: FirstLineMemo,
+    words: SegmentScratch,
 }
 
 impl Scratch {

@@ -20,11 +20,13 @@
 //! from its blocking pool. Every method takes `&self` and is safe to call from many threads.
 
 pub mod analyzer;
+mod cjk;
 mod embedded;
 pub mod fusion;
 mod keyword;
 mod persist;
 mod postgres;
+mod segment;
 mod semaphore;
 mod vector;
 
