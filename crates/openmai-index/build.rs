@@ -13,10 +13,10 @@ fn main() {
     let text = std::fs::read_to_string(dictionary).expect("read the jieba dictionary");
     let mut words = Vec::new();
     for (index, line) in text.lines().enumerate() {
-        // The value is the word's line, which `segment.rs` maps to its frequency; only words
-        // made of CJK ideographs are walked (the runs the trie serves are nothing else).
+        // The value is the word's line, which `segment.rs` maps to its frequency. A word with
+        // a character outside jieba's runs could never be found inside one.
         let Some(word) = line.split_ascii_whitespace().next() else { continue };
-        if word.chars().all(cjk::is_cjk) {
+        if word.chars().all(cjk::is_run_char) {
             words.push((word, u32::try_from(index).expect("under 4 billion lines")));
         }
     }

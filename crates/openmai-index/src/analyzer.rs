@@ -15,7 +15,8 @@
 //! 3. **Segmentation** with jieba in search mode (long words are also emitted as their
 //!    dictionary sub-words, so `中华人民共和国` is found by `共和国`), without HMM new-word
 //!    discovery: HMM guesses depend on the surrounding characters, so the same name could be
-//!    cut one way in a passage and another way in a short question. Plain ASCII words
+//!    cut one way in a passage and another way in a short question. jieba's algorithm and
+//!    dictionary run on a faster trie (see `segment`), with jieba-rs's words. Plain ASCII words
 //!    (`refund`, `2024`) are taken as they stand, without jieba's per-character dictionary
 //!    walk; jieba would return them whole and unchanged (see `plain_words`), so the terms
 //!    are the same.
@@ -207,7 +208,7 @@ impl Analyzer {
             }
             #[cfg(test)]
             Segmentation::AllThroughJieba => {
-                for token in self.segmenter.jieba().cut_for_search(folded, false) {
+                for token in crate::segment::REFERENCE.cut_for_search(folded, false) {
                     sink.word(token.word);
                 }
             }

@@ -1,7 +1,18 @@
-//! The CJK ideograph ranges jieba-rs counts as Chinese (`RE_HAN_DEFAULT` without the ASCII).
-//! Shared by the segmenter and by the build script that builds its trie.
+//! jieba's character classes, shared by the segmenter and by the build script that builds its
+//! trie (`build.rs`).
 
-pub(crate) fn is_cjk(c: char) -> bool {
+/// jieba's "Chinese" class (`RE_HAN_DEFAULT`): CJK ideographs, ASCII letters and digits, and
+/// `+#&._%-`. jieba segments runs of these; any other character is a word of its own.
+pub(crate) fn is_run_char(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric() || matches!(c, '+' | '#' | '&' | '.' | '_' | '%' | '-')
+    } else {
+        is_cjk(c)
+    }
+}
+
+/// The CJK ideograph ranges jieba-rs counts as Chinese.
+fn is_cjk(c: char) -> bool {
     matches!(c,
         '\u{4E00}'..='\u{9FFF}'
         | '\u{3400}'..='\u{4DBF}'

@@ -1,42 +1,37 @@
-//! Chinese word segmentation: jieba's search mode (`cut_for_search` without HMM), with the
-//! dictionary walk of pure Chinese runs done on a character-wise double-array trie.
+//! Chinese word segmentation: jieba's search mode without HMM (jieba-rs's
+//! `cut_for_search(text, false)`), on a character-wise double-array trie.
 //!
 //! jieba cuts a text into runs of its "Chinese" class (CJK ideographs, ASCII letters and
-//! digits, `+#&._%-`) and everything else. For each run it finds every dictionary word that
-//! starts at every character (its DAG), takes the most probable path through them, and in
-//! search mode also emits the dictionary words of two and three characters inside each long
-//! word. The walk over the dictionary is most of the cost, and jieba-rs keeps the dictionary
-//! in a 16 MB hash table whose every step misses the caches; crawdad's double-array trie holds
-//! its Chinese words in 6 MB, mapped so that common characters sit close together, and finds
-//! the same words about three times as fast (`docs/benchmarks.md`, round 9). So a run made only
-//! of CJK ideographs, which is nearly all of the Chinese text there is, goes through the trie
-//! and the same path computation as jieba's (the same floating-point sums, the same tie-break);
-//! a run with ASCII in it (`第3章`, `c++`) and everything else goes to jieba-rs itself. The
-//! words are the same either way: a property test compares the two on random text, and
-//! `analyzer_bench` on a corpus.
+//! digits, `+#&._%-`) and everything else, which it returns a character at a time. In each
+//! run it finds every dictionary word that starts at every character (its DAG), takes the most
+//! probable path through them, joins the single ASCII letters and digits the path leaves into
+//! one word, and in search mode also returns the parts of a word joined by `.`, `_` or `-`
+//! and the dictionary words of two and three characters inside each longer word.
 //!
-//! The trie takes about two seconds to build, so the build script builds it (`build.rs`) and
-//! the segmenter loads it, in milliseconds.
+//! Walking the dictionary is most of that work, and jieba-rs keeps it in a 16 MB hash table
+//! whose every step misses the caches; crawdad's double-array trie holds the same words in
+//! 6 MB, with common characters close together, and finds them three times as fast
+//! (`docs/benchmarks.md`, round 9). This module is jieba-rs 0.11's algorithm on that trie: the
+//! same floating-point sums in the same order, the same tie-break, the same words. jieba-rs
+//! stays as the reference: the tests compare the two on random text and `analyzer_bench` on
+//! a corpus. Both read one copy of jieba's dictionary; the trie is built by `build.rs`.
 
-use jieba_rs::Jieba;
-
-use crate::cjk::is_cjk;
+use crate::cjk::is_run_char;
 
 /// jieba's dictionary (jieba-rs 0.11's `dict.txt`, MIT licence): `word frequency tag` lines.
-/// One copy feeds both jieba-rs and the trie, so the two cannot disagree on a word.
 static DICTIONARY: &str = include_str!("../data/jieba-dict.txt");
 
-/// The trie of [`DICTIONARY`]'s words made only of CJK ideographs, as `build.rs` serialises it.
+/// The trie of [`DICTIONARY`]'s words, as `build.rs` serialises it: word → index of its line.
 static TRIE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/jieba-trie.bin"));
 
-pub(crate) struct Segmenter {
-    jieba: Jieba,
-    chinese: ChineseDictionary,
-}
+/// jieba-rs on the same dictionary: the reference the tests compare with.
+#[cfg(test)]
+pub(crate) static REFERENCE: std::sync::LazyLock<jieba_rs::Jieba> =
+    std::sync::LazyLock::new(|| {
+        jieba_rs::Jieba::with_dict(&mut DICTIONARY.as_bytes()).expect("a well-formed dictionary")
+    });
 
-/// The dictionary's words made only of CJK ideographs, for the runs that are.
-struct ChineseDictionary {
-    /// Word → index of its line in [`DICTIONARY`] (see `build.rs`).
+pub(crate) struct Segmenter {
     trie: crawdad::Trie,
     /// ln(frequency) of each line's word, as jieba-rs computes it.
     log_freqs: Vec<f64>,
@@ -60,57 +55,6 @@ pub(crate) struct SegmentScratch {
 
 impl Segmenter {
     pub(crate) fn new() -> Self {
-        let jieba = Jieba::with_dict(&mut DICTIONARY.as_bytes())
-            .expect("the bundled jieba dictionary is well formed");
-        Segmenter { jieba, chinese: ChineseDictionary::load() }
-    }
-
-    /// jieba-rs itself, on the same dictionary: the reference the analyzer's tests compare with.
-    #[cfg(test)]
-    pub(crate) fn jieba(&self) -> &Jieba {
-        &self.jieba
-    }
-
-    /// Calls `emit` with the words jieba's `cut_for_search(text, false)` returns, in order.
-    pub(crate) fn cut_for_search<'t>(
-        &self,
-        text: &'t str,
-        scratch: &mut SegmentScratch,
-        mut emit: impl FnMut(&'t str),
-    ) {
-        let mut at = 0;
-        while let Some(c) = text[at..].chars().next() {
-            if !is_jieba_word_char(c) {
-                // Outside a run every character is a word of its own, but for `\r\n`.
-                let len =
-                    if c == '\r' && text[at + 1..].starts_with('\n') { 2 } else { c.len_utf8() };
-                emit(&text[at..at + len]);
-                at += len;
-                continue;
-            }
-            let start = at;
-            let mut ascii = false;
-            for c in text[start..].chars() {
-                if !is_jieba_word_char(c) {
-                    break;
-                }
-                ascii |= c.is_ascii();
-                at += c.len_utf8();
-            }
-            let run = &text[start..at];
-            if ascii {
-                for token in self.jieba.cut_for_search(run, false) {
-                    emit(token.word);
-                }
-            } else {
-                self.chinese.cut_for_search(run, scratch, &mut emit);
-            }
-        }
-    }
-}
-
-impl ChineseDictionary {
-    fn load() -> Self {
         // One entry per line, as the trie's values count them.
         let mut log_freqs = Vec::new();
         let mut total = 0usize;
@@ -121,11 +65,34 @@ impl ChineseDictionary {
             log_freqs.push((freq as f64).ln());
         }
         let (trie, _) = crawdad::Trie::deserialize_from_slice(TRIE);
-        ChineseDictionary { trie, log_freqs, log_total: (total as f64).ln() }
+        Segmenter { trie, log_freqs, log_total: (total as f64).ln() }
     }
 
-    /// jieba's search-mode cut (without HMM) of `run`, a text made only of CJK ideographs.
-    fn cut_for_search<'t>(
+    /// Calls `emit` with the words jieba-rs's `cut_for_search(text, false)` returns, in order.
+    pub(crate) fn cut_for_search<'t>(
+        &self,
+        text: &'t str,
+        scratch: &mut SegmentScratch,
+        mut emit: impl FnMut(&'t str),
+    ) {
+        let mut at = 0;
+        while let Some(c) = text[at..].chars().next() {
+            if !is_run_char(c) {
+                // Outside a run every character is a word of its own, but for `\r\n`.
+                let len =
+                    if c == '\r' && text[at + 1..].starts_with('\n') { 2 } else { c.len_utf8() };
+                emit(&text[at..at + len]);
+                at += len;
+                continue;
+            }
+            let start = at;
+            at += text[start..].find(|c| !is_run_char(c)).unwrap_or(text.len() - start);
+            self.cut_run(&text[start..at], scratch, &mut emit);
+        }
+    }
+
+    /// The words of one run.
+    fn cut_run<'t>(
         &self,
         run: &'t str,
         scratch: &mut SegmentScratch,
@@ -147,8 +114,8 @@ impl ChineseDictionary {
         }
         starts.push(edges.len() as u32);
 
-        // The most probable path, from the end, exactly as jieba-rs's `calc`: a character no
-        // word starts at is a word of frequency 1; ties go to the longer word.
+        // The most probable path, from the end, as jieba-rs's `calc`: a character no word
+        // starts at is a word of frequency 1; ties go to the longer word.
         let log_total = self.log_total;
         route.clear();
         route.resize(n + 1, (0.0, n as u32));
@@ -164,40 +131,73 @@ impl ChineseDictionary {
             route[i] = best.unwrap_or(((0.0 - log_total) + route[i + 1].0, i as u32 + 1));
         }
 
-        // Each word of the path, after the two- and three-character dictionary words inside
-        // it when it is longer than that (search mode).
-        let byte = |k: usize| chars.get(k).map_or(run.len(), |&(offset, _)| offset as usize);
-        let is_word = |from: usize, to: usize| {
-            edges[starts[from] as usize..starts[from + 1] as usize]
-                .iter()
-                .any(|&(end, _)| end as usize == to)
-        };
+        // The path's words, single ASCII letters and digits joined (as `cut_route` without
+        // HMM does), each after its search-mode parts.
+        let words = Words { run, chars, edges, starts };
         let mut x = 0;
+        let mut joined: Option<usize> = None;
         while x < n {
             let y = route[x].1 as usize;
-            let len = y - x;
-            for gram in [2, 3] {
-                if len > gram {
-                    for i in x..=y - gram {
-                        if is_word(i, i + gram) {
-                            emit(&run[byte(i)..byte(i + gram)]);
-                        }
-                    }
+            if y - x == 1 && chars[x].1.is_ascii_alphanumeric() {
+                joined.get_or_insert(x);
+            } else {
+                if let Some(from) = joined.take() {
+                    words.emit(from, x, emit);
                 }
+                words.emit(x, y, emit);
             }
-            emit(&run[byte(x)..byte(y)]);
             x = y;
+        }
+        if let Some(from) = joined {
+            words.emit(from, n, emit);
         }
     }
 }
 
-/// jieba's "Chinese" character class (`RE_HAN_DEFAULT`): CJK ideographs, ASCII letters and
-/// digits, and `+#&._%-`.
-fn is_jieba_word_char(c: char) -> bool {
-    if c.is_ascii() {
-        c.is_ascii_alphanumeric() || matches!(c, '+' | '#' | '&' | '.' | '_' | '%' | '-')
-    } else {
-        is_cjk(c)
+/// A run with its DAG, for emitting the words of its path.
+struct Words<'r, 't> {
+    run: &'t str,
+    chars: &'r [(u32, char)],
+    edges: &'r [(u32, f64)],
+    starts: &'r [u32],
+}
+
+impl<'t> Words<'_, 't> {
+    /// Byte offset of character `k` (the run's length for `k` past its end).
+    fn byte(&self, k: usize) -> usize {
+        self.chars.get(k).map_or(self.run.len(), |&(offset, _)| offset as usize)
+    }
+
+    /// Whether characters `from..to` are a dictionary word.
+    fn is_word(&self, from: usize, to: usize) -> bool {
+        let edges = &self.edges[self.starts[from] as usize..self.starts[from + 1] as usize];
+        edges.iter().any(|&(end, _)| end as usize == to)
+    }
+
+    /// Emits the word of characters `x..y` as jieba-rs's `cut_for_search` does: first its
+    /// parts between `.`, `_` and `-` that have two bytes or more and a letter, then its
+    /// two-character dictionary words if it is longer than two characters, then its three-
+    /// character ones if it is longer than three, then the word itself.
+    fn emit(&self, x: usize, y: usize, emit: &mut impl FnMut(&'t str)) {
+        let word = &self.run[self.byte(x)..self.byte(y)];
+        if word.bytes().any(|b| matches!(b, b'.' | b'_' | b'-')) {
+            for part in word.split(['.', '_', '-']) {
+                if part.len() >= 2 && part.bytes().any(|b| b.is_ascii_alphabetic()) {
+                    emit(part);
+                }
+            }
+        }
+        let len = y - x;
+        for gram in [2, 3] {
+            if len > gram {
+                for i in x..=y - gram {
+                    if self.is_word(i, i + gram) {
+                        emit(&self.run[self.byte(i)..self.byte(i + gram)]);
+                    }
+                }
+            }
+        }
+        emit(word);
     }
 }
 
@@ -205,42 +205,41 @@ fn is_jieba_word_char(c: char) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::sync::LazyLock;
 
-    fn segmenter() -> &'static Segmenter {
-        static SEGMENTER: std::sync::LazyLock<Segmenter> = std::sync::LazyLock::new(Segmenter::new);
-        &SEGMENTER
-    }
+    static SEGMENTER: LazyLock<Segmenter> = LazyLock::new(Segmenter::new);
 
     fn ours(text: &str) -> Vec<&str> {
         let mut words = Vec::new();
-        segmenter().cut_for_search(text, &mut SegmentScratch::default(), |w| words.push(w));
+        SEGMENTER.cut_for_search(text, &mut SegmentScratch::default(), |w| words.push(w));
         words
     }
 
     fn jiebas(text: &str) -> Vec<&str> {
-        segmenter().jieba.cut_for_search(text, false).into_iter().map(|t| t.word).collect()
+        REFERENCE.cut_for_search(text, false).into_iter().map(|t| t.word).collect()
     }
 
     #[test]
-    fn chinese_runs_are_cut_as_jieba_cuts_them() {
+    fn text_is_cut_as_jieba_cuts_it() {
         for text in [
             "中华人民共和国成立了",
             "我来到北京清华大学",
             "小明硕士毕业于中国科学院计算所，后在日本京都大学深造",
             "退票需支付手续费。行李遗失的赔偿",
             "第3章 c++ 与 C# 的 AT&T 1号店\r\n王小明。",
+            "2024年3月5日 wes-5.4.5 版本 v2_beta 已发布，折扣10%",
             "，。！？ \t\n",
             "",
         ] {
             assert_eq!(ours(text), jiebas(text), "{text:?}");
         }
-        assert_eq!(ours("中华人民共和国"), jiebas("中华人民共和国"));
         assert!(ours("中华人民共和国").contains(&"共和国"), "search mode's inner words");
+        assert!(ours("wes-5.4.5").contains(&"wes"), "search mode's parts");
     }
 
     /// Text from pieces that exercise every branch: dictionary words that overlap, characters
-    /// no word starts with, rare ideographs from the extensions, ASCII joined to Chinese, the
-    /// connectors, punctuation, `\r\n`, other scripts.
+    /// no word starts with, rare ideographs from the extensions, ASCII words of the dictionary
+    /// and ASCII joined to Chinese, the connectors, punctuation, `\r\n`, other scripts.
     fn text() -> impl Strategy<Value = String> {
         let pieces = prop::sample::select(vec![
             "中华",
@@ -263,16 +262,29 @@ mod tests {
             "于",
             "中国科学院",
             "计算所",
+            "年",
+            "月",
+            "号店",
+            "style",
+            "江南",
             "𠀀",
             "㐀",
             "丽",
             "鿕",
             "3",
+            "2024",
             "ab",
+            "c",
+            "s",
+            "x",
             "c++",
             "c#",
             "at&t",
             "1号店",
+            "4s店",
+            "+",
+            "#",
+            "&",
             ".",
             "-",
             "_",
@@ -287,11 +299,13 @@ mod tests {
             "カ",
             "한",
             "ｆ",
+            "A",
         ]);
         prop::collection::vec(pieces, 0..40).prop_map(|p| p.concat())
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
         #[test]
         fn the_words_are_jiebas_on_any_text(text in text()) {
             prop_assert_eq!(ours(&text), jiebas(&text));
