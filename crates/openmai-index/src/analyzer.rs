@@ -94,6 +94,12 @@ impl Analyzer {
         }
     }
 
+    /// The words segmentation (step 3 alone) cuts `text` into, for benchmarks: jieba's
+    /// search-mode words, as jieba-rs's `cut_for_search(text, false)` returns them.
+    pub fn for_each_word<'t>(&self, text: &'t str, emit: impl FnMut(&'t str)) {
+        self.segmenter.cut_for_search(text, &mut SegmentScratch::default(), emit);
+    }
+
     /// The terms of `text`, in order, duplicates kept.
     pub fn terms(&self, text: &str) -> Vec<String> {
         let mut out = Vec::new();
