@@ -10,18 +10,22 @@ mod cjk;
 fn main() {
     let dictionary = "data/jieba-dict.txt";
     println!("cargo::rerun-if-changed={dictionary}");
+    println!("cargo::rerun-if-changed=src/cjk.rs");
     let text = std::fs::read_to_string(dictionary).expect("read the jieba dictionary");
     let mut words = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (index, line) in text.lines().enumerate() {
         // The value is the word's line, which `segment.rs` maps to its frequency. A word with
         // a character outside jieba's runs could never be found inside one.
         let Some(word) = line.split_ascii_whitespace().next() else { continue };
+        // jieba-rs gives a repeated word its last frequency and counts it once in the total;
+        // `segment.rs` counts every line, which is the same only without repeats.
+        assert!(seen.insert(word), "the dictionary repeats {word:?}");
         if word.chars().all(cjk::is_run_char) {
             words.push((word, u32::try_from(index).expect("under 4 billion lines")));
         }
     }
     words.sort_unstable();
-    words.dedup_by(|a, b| a.0 == b.0);
     let trie = crawdad::Trie::from_records(words).expect("the dictionary builds a trie");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     std::fs::write(out.join("jieba-trie.bin"), trie.serialize_to_vec()).expect("write the trie");
