@@ -355,6 +355,7 @@ pub struct Scratch {
     /// for an English word, and a corpus repeats a small vocabulary.
     stems: HashMap<String, String, foldhash::fast::FixedState>,
     first_line: FirstLineMemo,
+    /// The segmenter's buffers (characters, dictionary matches, best path of a run).
     words: SegmentScratch,
 }
 
