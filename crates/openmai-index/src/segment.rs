@@ -53,6 +53,24 @@ pub(crate) struct SegmentScratch {
     route: Vec<(f64, u32)>,
 }
 
+impl SegmentScratch {
+    /// Most a buffer keeps between texts (as jieba-rs's own scratch): a thread that once cut
+    /// a huge run (a long FAQ answer without punctuation) does not hold its memory for ever.
+    const MAX_KEPT_BYTES: usize = 4 << 20;
+
+    fn release_if_huge(&mut self) {
+        fn release<T>(buffer: &mut Vec<T>) {
+            if buffer.capacity() * std::mem::size_of::<T>() > SegmentScratch::MAX_KEPT_BYTES {
+                *buffer = Vec::new();
+            }
+        }
+        release(&mut self.chars);
+        release(&mut self.edges);
+        release(&mut self.starts);
+        release(&mut self.route);
+    }
+}
+
 impl Segmenter {
     pub(crate) fn new() -> Self {
         // One entry per line, as the trie's values count them.
@@ -89,6 +107,7 @@ impl Segmenter {
             at += text[start..].find(|c| !is_run_char(c)).unwrap_or(text.len() - start);
             self.cut_run(&text[start..at], scratch, &mut emit);
         }
+        scratch.release_if_huge();
     }
 
     /// The words of one run.
@@ -235,6 +254,16 @@ mod tests {
         }
         assert!(ours("中华人民共和国").contains(&"共和国"), "search mode's inner words");
         assert!(ours("wes-5.4.5").contains(&"wes"), "search mode's parts");
+    }
+
+    #[test]
+    fn a_huge_run_is_cut_and_its_buffers_are_not_kept() {
+        let text = "中华人民共和国".repeat(200_000);
+        let mut scratch = SegmentScratch::default();
+        let mut words = 0;
+        SEGMENTER.cut_for_search(&text, &mut scratch, |_| words += 1);
+        assert_eq!(words, jiebas(&text).len());
+        assert_eq!(scratch.edges.capacity(), 0, "a 1.4-million-character run's DAG is released");
     }
 
     /// Text from pieces that exercise every branch: dictionary words that overlap, characters
