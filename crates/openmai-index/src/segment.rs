@@ -14,21 +14,24 @@
 //! (`docs/benchmarks.md`, round 9). This module is jieba-rs 0.11's algorithm on that trie: the
 //! same floating-point sums in the same order, the same tie-break, the same words. jieba-rs
 //! stays as the reference: the tests compare the two on random text and `analyzer_bench` on
-//! a corpus. Both read one copy of jieba's dictionary; the trie is built by `build.rs`.
+//! a corpus. Both read one copy of jieba's dictionary; `build.rs` turns it into the trie and a
+//! frequency table, so the binary carries neither the text nor the work of parsing it.
 
 use crate::cjk::is_run_char;
 
-/// jieba's dictionary (jieba-rs 0.11's `dict.txt`, MIT licence): `word frequency tag` lines.
-static DICTIONARY: &str = include_str!("../data/jieba-dict.txt");
-
-/// The trie of [`DICTIONARY`]'s words, as `build.rs` serialises it: word → index of its line.
+/// The trie of the words of jieba's dictionary (`data/jieba-dict.txt`, jieba-rs 0.11's
+/// `dict.txt`, MIT licence), as `build.rs` serialises it: word → index of its line.
 static TRIE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/jieba-trie.bin"));
+
+/// The frequency of each line's word, as little-endian `u32`s (see `build.rs`).
+static FREQUENCIES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/jieba-frequencies.bin"));
 
 /// jieba-rs on the same dictionary: the reference the tests compare with.
 #[cfg(test)]
 pub(crate) static REFERENCE: std::sync::LazyLock<jieba_rs::Jieba> =
     std::sync::LazyLock::new(|| {
-        jieba_rs::Jieba::with_dict(&mut DICTIONARY.as_bytes()).expect("a well-formed dictionary")
+        let dictionary = include_str!("../data/jieba-dict.txt");
+        jieba_rs::Jieba::with_dict(&mut dictionary.as_bytes()).expect("a well-formed dictionary")
     });
 
 pub(crate) struct Segmenter {
@@ -73,15 +76,12 @@ impl SegmentScratch {
 
 impl Segmenter {
     pub(crate) fn new() -> Self {
-        // One entry per line, as the trie's values count them.
-        let mut log_freqs = Vec::new();
-        let mut total = 0usize;
-        for line in DICTIONARY.lines() {
-            let freq = line.split_ascii_whitespace().nth(1).and_then(|f| f.parse().ok());
-            let freq: usize = freq.unwrap_or(0);
-            total += freq;
-            log_freqs.push((freq as f64).ln());
-        }
+        let frequencies: Vec<usize> = FREQUENCIES
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("four bytes")) as usize)
+            .collect();
+        let total: usize = frequencies.iter().sum();
+        let log_freqs = frequencies.iter().map(|&f| (f as f64).ln()).collect();
         let (trie, _) = crawdad::Trie::deserialize_from_slice(TRIE);
         Segmenter { trie, log_freqs, log_total: (total as f64).ln() }
     }
