@@ -52,8 +52,8 @@ pub fn fold(text: &str) -> String {
 /// word-sized test finds; shorter runs (a space, a number) go through with the Chinese.
 const MIN_SKIPPED_ASCII_RUN: usize = 8;
 
-/// zhconv's `zh-CN` conversion, without feeding it the long ASCII runs of mixed text (two
-/// thirds of the characters of a typical Taiwanese document). Its rules hold ASCII only as
+/// zhconv's `zh-CN` conversion, without feeding it the long ASCII runs of mixed text (three
+/// fifths of the characters of the benchmark corpus). Its rules hold ASCII only as
 /// upper case (never in folded text) or a short run between Chinese characters
 /// (`林姆斯基-高沙可夫`), so no match reaches into a long run (a test checks) and the parts
 /// between such runs convert as they would within the whole.
