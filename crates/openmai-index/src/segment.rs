@@ -152,7 +152,9 @@ impl Segmenter {
 
         // The path's words, single ASCII letters and digits joined (as `cut_route` without
         // HMM does), each after its search-mode parts.
-        let words = Words { run, chars, edges, starts };
+        // Only a run with one of them has words to split into parts (most runs are Chinese).
+        let has_connector = run.bytes().any(is_connector);
+        let words = Words { run, chars, edges, starts, has_connector };
         let mut x = 0;
         let mut joined: Option<usize> = None;
         while x < n {
@@ -179,6 +181,13 @@ struct Words<'r, 't> {
     chars: &'r [(u32, char)],
     edges: &'r [(u32, f64)],
     starts: &'r [u32],
+    /// Whether the run holds a `.`, `_` or `-`.
+    has_connector: bool,
+}
+
+/// The characters whose parts search mode also returns (`wes-5.4.5` → `wes`).
+fn is_connector(b: u8) -> bool {
+    matches!(b, b'.' | b'_' | b'-')
 }
 
 impl<'t> Words<'_, 't> {
@@ -199,7 +208,7 @@ impl<'t> Words<'_, 't> {
     /// character ones if it is longer than three, then the word itself.
     fn emit(&self, x: usize, y: usize, emit: &mut impl FnMut(&'t str)) {
         let word = &self.run[self.byte(x)..self.byte(y)];
-        if word.bytes().any(|b| matches!(b, b'.' | b'_' | b'-')) {
+        if self.has_connector && word.bytes().any(is_connector) {
             for part in word.split(['.', '_', '-']) {
                 if part.len() >= 2 && part.bytes().any(|b| b.is_ascii_alphabetic()) {
                     emit(part);
