@@ -247,9 +247,26 @@ struct TermSink<'a, 't, E> {
 
 impl<'t, E: FnMut(&str)> TermSink<'_, 't, E> {
     fn word(&mut self, word: &'t str) {
-        // Most words are Chinese, and a word that starts and ends with a Chinese character has
-        // nothing to trim; `trim` would look both up in Unicode's whitespace table.
-        let word = if starts_and_ends_with_han(word) { word } else { word.trim() };
+        // Most words are Chinese. One that starts and ends with a Chinese character has
+        // nothing to trim and is a term unless it is a stop word or too long: the steps below
+        // would find as much, decoding its characters several times over and looking them up
+        // in Unicode's whitespace and alphanumeric tables.
+        if let Some(first) = word.chars().next().filter(|&c| is_han(c))
+            && word.len() <= MAX_TERM_BYTES
+            && word.chars().next_back().is_some_and(is_han)
+        {
+            if self.analyzer.stop_words.contains_starting_with(word, first) {
+                self.end_run();
+            } else if word.len() == first.len_utf8() {
+                self.run.push(word);
+                (self.emit)(word);
+            } else {
+                self.end_run();
+                (self.emit)(word);
+            }
+            return;
+        }
+        let word = word.trim();
         if word.is_empty() || word.len() > MAX_TERM_BYTES {
             self.end_run();
             return;
@@ -408,12 +425,6 @@ fn emit_stem(
     memo.insert(word.to_owned(), stem);
 }
 
-/// Whether `word` starts and ends with a Chinese character (and so is not padded with
-/// whitespace).
-fn starts_and_ends_with_han(word: &str) -> bool {
-    word.chars().next().is_some_and(is_han) && word.chars().next_back().is_some_and(is_han)
-}
-
 /// [`STOP_WORDS`] as a set (every word is looked up: a list scan was a fifth of the indexing
 /// time), behind a filter on their first characters: most words start with a character no
 /// stop word starts with, and testing one bit is cheaper than hashing the word.
@@ -436,7 +447,12 @@ impl StopWords {
     }
 
     fn contains(&self, word: &str) -> bool {
-        let Some(first) = word.chars().next().map(|c| c as usize) else { return false };
+        word.chars().next().is_some_and(|first| self.contains_starting_with(word, first))
+    }
+
+    /// [`Self::contains`] for a word whose first character the caller has decoded already.
+    fn contains_starting_with(&self, word: &str, first: char) -> bool {
+        let first = first as usize;
         if first < 0x1_0000 && self.first_chars[first / 64] & (1 << (first % 64)) == 0 {
             return false;
         }
