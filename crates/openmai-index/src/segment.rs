@@ -152,7 +152,8 @@ impl Segmenter {
 
         // The path's words, single ASCII letters and digits joined (as `cut_route` without
         // HMM does), each after its search-mode parts.
-        // Only a run with one of them has words to split into parts (most runs are Chinese).
+        // Only a run holding a `.`, `_` or `-` has words to split into parts (most runs are
+        // Chinese).
         let has_connector = run.bytes().any(is_connector);
         let words = Words { run, chars, edges, starts, has_connector };
         let mut x = 0;
