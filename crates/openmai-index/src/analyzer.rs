@@ -247,45 +247,33 @@ struct TermSink<'a, 't, E> {
 
 impl<'t, E: FnMut(&str)> TermSink<'_, 't, E> {
     fn word(&mut self, word: &'t str) {
-        // Most words are Chinese. One that starts and ends with a Chinese character has
-        // nothing to trim and is a term unless it is a stop word or too long: the steps below
-        // would find as much, decoding its characters several times over and looking them up
-        // in Unicode's whitespace and alphanumeric tables.
-        if let Some(first) = word.chars().next().filter(|&c| is_han(c))
-            && word.len() <= MAX_TERM_BYTES
-            && word.chars().next_back().is_some_and(is_han)
-        {
-            if self.analyzer.stop_words.contains_starting_with(word, first) {
-                self.end_run();
-            } else if word.len() == first.len_utf8() {
-                self.run.push(word);
-                (self.emit)(word);
-            } else {
-                self.end_run();
-                (self.emit)(word);
+        // Most words are Chinese, and one that starts and ends with a Chinese character has
+        // nothing to trim and holds a character that makes it a term: it skips the trim and
+        // the test below, which look characters up in Unicode's whitespace and alphanumeric
+        // tables. Either way its first character is decoded once, for the steps after.
+        let (word, first) = match word.chars().next() {
+            Some(first) if is_han(first) && word.chars().next_back().is_some_and(is_han) => {
+                (word, first)
             }
-            return;
-        }
-        let word = word.trim();
-        if word.is_empty() || word.len() > MAX_TERM_BYTES {
-            self.end_run();
-            return;
-        }
-        // `is_han` first: it is what most words are made of, and a cheap range check
-        // where `is_alphanumeric` searches Unicode tables.
-        if !word.chars().any(|c| is_han(c) || c.is_alphanumeric()) {
-            // Punctuation ends a run of single characters: no bigram spans a comma.
-            self.end_run();
-            return;
-        }
+            _ => {
+                let word = word.trim();
+                // `is_han` first: a cheap range check where `is_alphanumeric` searches tables.
+                if !word.chars().any(|c| is_han(c) || c.is_alphanumeric()) {
+                    // Punctuation (or nothing) ends a run of single characters: no bigram
+                    // spans a comma.
+                    self.end_run();
+                    return;
+                }
+                (word, word.chars().next().expect("a term character"))
+            }
+        };
         let analyzer = self.analyzer;
-        if analyzer.stop_words.contains(word) {
-            // A stop word ends a run too: `王的书` has no bigram worth indexing.
+        // A stop word ends a run too: `王的书` has no bigram worth indexing.
+        if word.len() > MAX_TERM_BYTES || analyzer.stop_words.contains_starting_with(word, first) {
             self.end_run();
             return;
         }
-        let mut chars = word.chars();
-        if matches!((chars.next(), chars.next()), (Some(c), None) if is_han(c)) {
+        if is_han(first) && word.len() == first.len_utf8() {
             self.run.push(word);
             (self.emit)(word);
             return;

@@ -152,8 +152,6 @@ impl Segmenter {
 
         // The path's words, single ASCII letters and digits joined (as `cut_route` without
         // HMM does), each after its search-mode parts.
-        // Only a run holding a `.`, `_` or `-` has words to split into parts (most runs are
-        // Chinese).
         let has_connector = run.bytes().any(is_connector);
         let words = Words { run, chars, edges, starts, has_connector };
         let mut x = 0;
@@ -182,7 +180,8 @@ struct Words<'r, 't> {
     chars: &'r [(u32, char)],
     edges: &'r [(u32, f64)],
     starts: &'r [u32],
-    /// Whether the run holds a `.`, `_` or `-`.
+    /// Whether the run holds a `.`, `_` or `-`: only then can a word have parts (most runs
+    /// are Chinese and have none).
     has_connector: bool,
 }
 
@@ -210,7 +209,7 @@ impl<'t> Words<'_, 't> {
     fn emit(&self, x: usize, y: usize, emit: &mut impl FnMut(&'t str)) {
         let word = &self.run[self.byte(x)..self.byte(y)];
         if self.has_connector && word.bytes().any(is_connector) {
-            for part in word.split(['.', '_', '-']) {
+            for part in word.split(|c: char| c.is_ascii() && is_connector(c as u8)) {
                 if part.len() >= 2 && part.bytes().any(|b| b.is_ascii_alphabetic()) {
                     emit(part);
                 }
