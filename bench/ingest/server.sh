@@ -107,6 +107,9 @@ print(total)
 PY
 )
 hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$server/status")
+# What the server has written to storage (the database with its log and checkpoints, the index
+# and the uploads), a figure the machine's noise does not move.
+written=$(awk '/^write_bytes:/ {printf "%.0f", $2 / 1048576}' "/proc/$server/io")
 # CPU seconds (user, system) of the server and of its parser processes.
 # Parser processes live on between files, so the ones still running are added to the reaped.
 cpu=$(python3 - "$server" <<'PY'
@@ -131,7 +134,7 @@ PY
 "$bin" kb search bench "旅客退票手續費" --limit 3 | head -8
 # What the ingested corpus takes on disk: the search index, the database (the files' text and
 # chunks, WAL included) and the uploaded files.
-echo "disk: index $(du -sm "$data/index" | cut -f1) MiB, database $(du -smc "$data"/*.db* | tail -1 | cut -f1) MiB, uploads $(du -sm "$data/blobs" | cut -f1) MiB"
+echo "disk: index $(du -sm "$data/index" | cut -f1) MiB, database $(du -smc "$data"/*.db* | tail -1 | cut -f1) MiB, uploads $(du -sm "$data/blobs" | cut -f1) MiB; the server wrote $written MiB"
 # The summary, then (with JSON=1) one JSON line for run.sh's table.
 python3 - "$start" "$end" "$bytes" "$pages" $(cat "$peak_file") "$hwm" "$WORKERS" $cpu $(cat "$data/client-cpu") <<'PY'
 import json, os, sys
