@@ -20,6 +20,7 @@ pub mod sql;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod text_layout;
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};

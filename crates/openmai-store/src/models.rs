@@ -355,6 +355,9 @@ pub struct Chunk {
 pub struct NewChunk {
     pub ordinal: i64,
     pub content: String,
+    /// Where `content` starts in the file's text, in bytes, when it is a slice of it (the file's
+    /// text is then stored without that copy, see `store_parsed_file`).
+    pub source_start: Option<u64>,
     pub page_number: Option<i64>,
     pub heading: Option<String>,
     pub embedding: Option<Vec<f32>>,

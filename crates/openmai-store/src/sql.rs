@@ -324,6 +324,20 @@ impl<'c> Db<'c> {
         self.within("BEGIN DEFERRED", f)
     }
 
+    /// Runs reads that must agree with each other on either store: in one SQLite read
+    /// transaction, or in one PostgreSQL transaction at `REPEATABLE READ` (at its default,
+    /// `READ COMMITTED`, each statement sees the database as of its own start).
+    pub(crate) fn consistent_reads<T>(
+        &mut self,
+        f: impl FnOnce(&mut Db<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let begin = match self.dialect() {
+            Dialect::Sqlite => "BEGIN DEFERRED",
+            Dialect::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ",
+        };
+        self.within(begin, f)
+    }
+
     fn within<T>(&mut self, begin: &str, f: impl FnOnce(&mut Db<'_>) -> Result<T>) -> Result<T> {
         if self.in_transaction {
             return f(self);

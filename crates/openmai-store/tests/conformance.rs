@@ -418,7 +418,8 @@ async fn a_panicking_read_is_an_error_and_its_connection_is_not_reused() {
 
 mod knowledge {
     use openmai_store::models::{
-        Faq, FileStatus, KnowledgeBase, LabelRef, NewChunk, NewJob, NewKbFile, PageRequest,
+        Faq, FileContent, FileStatus, KnowledgeBase, LabelRef, NewChunk, NewJob, NewKbFile,
+        PageRequest,
     };
     use openmai_store::testing::TestDatabase;
     use openmai_store::{Store, StoreError};
@@ -540,6 +541,7 @@ mod knowledge {
                 NewChunk {
                     ordinal: 0,
                     content: "第一段".into(),
+                    source_start: None,
                     page_number: Some(1),
                     heading: Some("一".into()),
                     embedding: Some(vec![0.5, -0.25, 1.0]),
@@ -547,6 +549,7 @@ mod knowledge {
                 NewChunk {
                     ordinal: 1,
                     content: "second".into(),
+                    source_start: None,
                     page_number: Some(2),
                     heading: None,
                     embedding: None,
@@ -651,6 +654,119 @@ mod knowledge {
                 store.read(move |db| db.get_label(org, kb_id, label_id)).await,
                 Err(StoreError::NotFound)
             ));
+        }
+    }
+
+    /// Chunks of `text` at byte ranges (`None`: a chunk of its own text), numbered in order.
+    fn slices(text: &str, ranges: &[Option<(usize, usize)>]) -> Vec<NewChunk> {
+        ranges
+            .iter()
+            .enumerate()
+            .map(|(ordinal, range)| NewChunk {
+                ordinal: ordinal as i64,
+                content: range.map_or_else(|| "| 欄 |\n| 值 |".into(), |(s, e)| text[s..e].into()),
+                source_start: range.map(|(s, _)| s as u64),
+                page_number: None,
+                heading: None,
+                embedding: None,
+            })
+            .collect()
+    }
+
+    async fn file_text(store: &Store, org: Uuid, file: Uuid) -> FileContent {
+        store.read(move |db| db.get_file_content(org, file)).await.unwrap()
+    }
+
+    /// How many bytes of the file's text are stored, and whether with a layout.
+    async fn text_as_stored(store: &Store, file: Uuid) -> (i64, bool) {
+        store
+            .read(move |db| {
+                let mut row = db.query_one(
+                    "SELECT LENGTH(content), layout IS NOT NULL FROM kb_file_contents WHERE file_id = $1",
+                    openmai_store::params![file],
+                )?;
+                Ok((row.i64(0)?, row.bool(1)?))
+            })
+            .await
+            .unwrap()
+    }
+
+    /// A file's text is stored without what its chunks hold (`text_layout`), and reads back
+    /// whole however its chunks change afterwards.
+    #[tokio::test]
+    async fn a_files_text_reads_back_whole_whatever_happens_to_its_chunks() {
+        for test_db in TestDatabase::every_engine() {
+            let engine = test_db.engine();
+            let store = open(&test_db).await;
+            let org = tenant(&store, "text@example.com").await;
+            let draft = KnowledgeBase::draft(org, "手冊", None);
+            let kb = store.write(move |db| db.insert_kb(&draft, &[])).await.unwrap().id;
+            let file =
+                store.write(move |db| db.insert_files(org, &[new_file(kb, "a.md")])).await.unwrap()
+                    [0]
+                .id;
+            let text: String = std::iter::once("# 退票規定\n\n".to_owned())
+                .chain((0..60).map(|i| format!("第{i}條：出發前退票者，扣手續費。Refund {i}.\n\n")))
+                .collect();
+            let b = |n: usize| (n..).find(|&i| text.is_char_boundary(i)).unwrap();
+            let (third, len) = (text.len() / 3, text.len());
+            // The heading and a separator left out, an overlap, a table chunk of its own.
+            let ranges = [
+                Some((b(16), b(third))),
+                Some((b(third - 100), b(2 * third))),
+                Some((b(2 * third + 10), len - 2)),
+                None,
+            ];
+            let chunks = slices(&text, &ranges);
+            let stored_text = text.clone();
+            let stored = store
+                .write(move |db| db.store_parsed_file(file, &stored_text, None, None, &chunks))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(file_text(&store, org, file).await.content, text, "{engine}");
+            // Only what no chunk holds is stored: the heading, a separator, the last two bytes.
+            let gaps = [&text[..b(16)], &text[b(2 * third)..b(2 * third + 10)], &text[len - 2..]];
+            let gap_chars = gaps.concat().chars().count() as i64;
+            assert_eq!(text_as_stored(&store, file).await, (gap_chars, true), "{engine}");
+
+            // Editing one chunk and deleting another leave the text as it was parsed.
+            let (edited, deleted) = (stored[0].id, stored[2].id);
+            store
+                .write(move |db| db.update_chunk(org, edited, Some("改過的段落"), None, None))
+                .await
+                .unwrap();
+            store.write(move |db| db.delete_chunk(org, deleted)).await.unwrap();
+            assert_eq!(file_text(&store, org, file).await.content, text, "{engine}");
+            let chars = i64::try_from(text.chars().count()).unwrap();
+            assert_eq!(text_as_stored(&store, file).await, (chars, false), "{engine}");
+
+            // Parsed again: the new text, kept without its chunks' copy once more; then an
+            // edited text re-chunked leaves it whole too.
+            let again = text.replace("退票", "換票");
+            let (chunks, stored_again) = (slices(&again, &ranges), again.clone());
+            let stored = store
+                .write(move |db| db.store_parsed_file(file, &stored_again, None, None, &chunks))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(stored.len(), 4, "{engine}");
+            assert_eq!(file_text(&store, org, file).await.content, again, "{engine}");
+            let rechunked = store
+                .write(move |db| {
+                    db.set_modified_content(org, file, Some("新的全文"))?;
+                    let file = db.get_file(org, file)?;
+                    db.replace_chunks(&file, &slices("新的全文", &[Some((0, 12))]))
+                })
+                .await
+                .unwrap();
+            assert_eq!(rechunked.len(), 1);
+            let content = file_text(&store, org, file).await;
+            assert_eq!(
+                (content.content.as_str(), content.modified_content.as_deref()),
+                (again.as_str(), Some("新的全文")),
+                "{engine}"
+            );
         }
     }
 

@@ -537,7 +537,7 @@ async fn document_passages(
     .await;
     let _ = tokio::fs::remove_file(&path).await;
     let chunks = match parsed? {
-        crate::knowledge::parse::Outcome::Parsed(parsed) => parsed.chunks,
+        crate::knowledge::parse::Outcome::Parsed(parsed) => parsed.file.chunks,
         crate::knowledge::parse::Outcome::Refused { message, .. } => return Err(message),
     };
     // The chunks sharing most of the question's terms, kept in document order.

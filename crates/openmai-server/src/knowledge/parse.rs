@@ -30,12 +30,28 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// of it cost about 2 CPU-seconds per 200 MB corpus.
 #[derive(Debug)]
 pub enum Outcome {
-    Parsed(ParsedFile),
+    Parsed(Parsed),
     /// The file cannot be used; `message` says why, for a person to act on.
     Refused {
         code: String,
         message: String,
     },
+}
+
+/// A parsed file, and where each chunk's text starts in the file's text when it is a slice of
+/// it (known once the outcome has crossed the pipe, see [`ChunkText`]; the store keeps the
+/// file's text without those slices).
+#[derive(Debug)]
+pub struct Parsed {
+    pub file: ParsedFile,
+    /// One per chunk of `file`, or none (not known).
+    pub chunk_starts: Vec<Option<u64>>,
+}
+
+impl From<ParsedFile> for Outcome {
+    fn from(file: ParsedFile) -> Outcome {
+        Outcome::Parsed(Parsed { file, chunk_starts: Vec::new() })
+    }
 }
 
 /// An [`Outcome`] as it crosses the pipe. A chunk's text is nearly always a slice of the
@@ -161,7 +177,7 @@ impl Answer {
     /// The wire form of `outcome` (in the parser process).
     fn from_outcome(outcome: Outcome) -> Answer {
         let parsed = match outcome {
-            Outcome::Parsed(parsed) => parsed,
+            Outcome::Parsed(parsed) => parsed.file,
             Outcome::Refused { code, message } => return Answer::Refused { code, message },
         };
         let text = parsed.text;
@@ -201,18 +217,25 @@ impl Answer {
             Answer::Refused { code, message } => return Ok(Outcome::Refused { code, message }),
         };
         let text = file.text.0;
+        let mut chunk_starts = Vec::with_capacity(file.chunks.len());
         let chunks = file
             .chunks
             .into_iter()
             .map(|chunk| {
                 let own = match chunk.text {
-                    ChunkText::Own(own) => own,
-                    ChunkText::Range { start, end } => usize::try_from(start)
-                        .ok()
-                        .zip(usize::try_from(end).ok())
-                        .and_then(|(start, end)| text.get(start..end))
-                        .ok_or_else(|| format!("a chunk at bytes {start}..{end} of the text"))?
-                        .to_owned(),
+                    ChunkText::Own(own) => {
+                        chunk_starts.push(None);
+                        own
+                    }
+                    ChunkText::Range { start, end } => {
+                        chunk_starts.push(Some(start));
+                        usize::try_from(start)
+                            .ok()
+                            .zip(usize::try_from(end).ok())
+                            .and_then(|(start, end)| text.get(start..end))
+                            .ok_or_else(|| format!("a chunk at bytes {start}..{end} of the text"))?
+                            .to_owned()
+                    }
                 };
                 Ok(Chunk {
                     ordinal: chunk.ordinal,
@@ -222,13 +245,14 @@ impl Answer {
                 })
             })
             .collect::<Result<_, String>>()?;
-        Ok(Outcome::Parsed(ParsedFile {
+        let file = ParsedFile {
             format: file.format,
             text,
             pages: file.pages,
             chunks,
             encoding: file.encoding,
-        }))
+        };
+        Ok(Outcome::Parsed(Parsed { file, chunk_starts }))
     }
 }
 
@@ -566,7 +590,7 @@ pub fn run_worker(args: &WorkerArgs) -> std::io::Result<()> {
             &request.filename,
             &request.options,
         ) {
-            Ok(parsed) => Outcome::Parsed(parsed),
+            Ok(parsed) => Outcome::from(parsed),
             Err(err) => Outcome::Refused { code: err.code().to_owned(), message: err.to_string() },
         };
         let outcome = Answer::from_outcome(outcome);
@@ -617,13 +641,15 @@ mod tests {
             // A table chunk that repeats its header: not a slice of the text.
             chunk(3, "| 票種 | 金額 |\n| --- | --- |\n| 半票 | 50 |"),
         ];
-        let (answer, outcome) = round_trip(Outcome::Parsed(parsed(text, chunks.clone())));
+        let (answer, outcome) = round_trip(Outcome::from(parsed(text, chunks.clone())));
         let Answer::Parsed(wire) = answer else { panic!("refused") };
         let kinds: Vec<bool> =
             wire.chunks.iter().map(|c| matches!(c.text, ChunkText::Range { .. })).collect();
         assert_eq!(kinds, [true, true, true, false]);
         let Outcome::Parsed(back) = outcome else { panic!("refused") };
-        assert_eq!(back, parsed(text, chunks));
+        assert_eq!(back.file, parsed(text, chunks));
+        let found = |needle: &str| text.find(needle).map(|at| at as u64);
+        assert_eq!(back.chunk_starts, [found("旅客"), found("收取"), found("| 票種"), None]);
     }
 
     #[test]
@@ -640,13 +666,13 @@ mod tests {
         chunks.push(chunk(chunks.len() as u32, prose));
         let text = format!("{header}\n{}\n\n{prose}", rows.join("\n"));
         assert!(text.len() > 2 * CHUNK_SEARCH_SLACK);
-        let (answer, outcome) = round_trip(Outcome::Parsed(parsed(&text, chunks.clone())));
+        let (answer, outcome) = round_trip(Outcome::from(parsed(&text, chunks.clone())));
         let Answer::Parsed(wire) = answer else { panic!("refused") };
         assert!(matches!(wire.chunks[0].text, ChunkText::Range { start: 0, .. }));
         assert!(matches!(wire.chunks[1].text, ChunkText::Own(_)));
         assert!(matches!(wire.chunks.last().unwrap().text, ChunkText::Range { .. }));
         let Outcome::Parsed(back) = outcome else { panic!("refused") };
-        assert_eq!(back.chunks, chunks);
+        assert_eq!(back.file.chunks, chunks);
     }
 
     #[test]
@@ -697,10 +723,10 @@ mod tests {
         let filler = "填".repeat(CHUNK_SEARCH_SLACK);
         let text = format!("開頭一段。{filler}結尾一段。");
         let chunks = vec![chunk(0, "開頭一段。"), chunk(1, "結尾一段。")];
-        let (answer, outcome) = round_trip(Outcome::Parsed(parsed(&text, chunks.clone())));
+        let (answer, outcome) = round_trip(Outcome::from(parsed(&text, chunks.clone())));
         let Answer::Parsed(wire) = answer else { panic!("refused") };
         assert!(matches!(wire.chunks[1].text, ChunkText::Own(_)));
         let Outcome::Parsed(back) = outcome else { panic!("refused") };
-        assert_eq!(back.chunks, chunks);
+        assert_eq!(back.file.chunks, chunks);
     }
 }

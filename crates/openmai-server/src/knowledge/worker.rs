@@ -248,12 +248,15 @@ async fn ingest(knowledge: &Knowledge, job: &Job) -> Staged {
     };
     drop(temp);
 
+    let mut starts = parsed.chunk_starts.into_iter();
+    let parsed = parsed.file;
     let mut chunks: Vec<NewChunk> = parsed
         .chunks
         .into_iter()
         .map(|c| NewChunk {
             ordinal: i64::from(c.ordinal),
             content: c.text,
+            source_start: starts.next().flatten(),
             page_number: c.page_number.map(i64::from),
             heading: c.heading,
             embedding: None,

@@ -555,6 +555,58 @@ async fn documents_contents_and_text_nodes() {
     .await;
 }
 
+/// A file's text is stored without the copy its chunks already hold, and reads back the same
+/// after those chunks are edited or deleted.
+#[tokio::test]
+async fn a_files_text_reads_back_the_same_after_its_chunks_change() {
+    each_engine(|app| async move {
+        let kb = kb_id(&app.kb("long").await);
+        let text: String = (0..80)
+            .map(|i| {
+                format!(
+                    "第{i}條：旅客於開車前退票，收取手續費。Refunds before departure, rule {i}.\n\n"
+                )
+            })
+            .collect();
+        let file = app.ingest(&kb, "rules.md", text.into_bytes()).await;
+        let file_id = id(&file).to_owned();
+        let content_path = format!("/api/v1/chatbot-file-contents/{file_id}/");
+        let (status, before) = app.get(&content_path).await;
+        assert_eq!(status, StatusCode::OK, "{before}");
+        let parsed = before["content"].as_str().unwrap().to_owned();
+        assert!(parsed.starts_with("第0條") && parsed.ends_with("rule 79."), "{parsed}");
+        let file_uuid = uuid::Uuid::parse_str(&file_id).unwrap();
+        let laid_out = app
+            .state
+            .store
+            .read(move |db| {
+                db.query_one(
+                    "SELECT layout IS NOT NULL FROM kb_file_contents WHERE file_id = $1",
+                    openmai_store::params![file_uuid],
+                )?
+                .bool(0)
+            })
+            .await
+            .unwrap();
+        assert!(laid_out, "the text is kept as the gaps between its chunks");
+
+        let docs_path = format!("/api/v1/knowledge-bases/{kb}/documents/");
+        let (_, docs) = app.get(&format!("{docs_path}?chatbot_file_id={file_id}")).await;
+        assert!(docs["count"].as_u64().unwrap() >= 3, "{docs}");
+        let (first, second) =
+            (id(&docs["results"][0]).to_owned(), id(&docs["results"][1]).to_owned());
+        let (status, body) =
+            app.put(&format!("{docs_path}{first}/"), json!({"content": "改過的段落。"})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, _) = app.delete(&format!("{docs_path}{second}/")).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, after) = app.get(&content_path).await;
+        assert_eq!(status, StatusCode::OK, "{after}");
+        assert_eq!(after["content"], parsed.as_str());
+    })
+    .await;
+}
+
 async fn search(app: &TestApp, kb: &str, query: &str) -> Value {
     let (status, hits) =
         app.post(&format!("/api/v1/knowledge-bases/{kb}/search/"), json!({"query": query})).await;

@@ -20,7 +20,7 @@ fn text_file(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::Path
 
 async fn parsed_text(parsers: &Parsers, path: &std::path::Path, name: &str) -> String {
     match parsers.parse(path, name, &IngestOptions::default()).await {
-        Ok(Outcome::Parsed(parsed)) => parsed.text,
+        Ok(Outcome::Parsed(parsed)) => parsed.file.text,
         other => panic!("{name}: {other:?}"),
     }
 }

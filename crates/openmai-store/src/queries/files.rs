@@ -1,3 +1,5 @@
+use std::borrow::Cow;
+
 use openmai_types::Timestamp;
 use uuid::Uuid;
 
@@ -8,6 +10,7 @@ use crate::models::{
 };
 use crate::params;
 use crate::sql::{Db, Param, Row, placeholders};
+use crate::text_layout;
 
 const FILE_COLUMNS: &str = "f.id, f.organization_id, f.knowledge_base_id, f.filename, \
     f.storage_key, f.file_type, f.size, f.parser_id, f.status, f.failed_reason, \
@@ -287,16 +290,27 @@ impl Db<'_> {
             let Some(row) = db.query_opt(&sql, params![file_id])? else { return Ok(None) };
             let file = file_from_row(row)?;
             let now = Timestamp::now();
+            // The old text goes first, so that replacing the chunks has none to write out.
             db.execute(
                 "DELETE FROM kb_file_contents WHERE file_id = $1",
                 params![file_id],
             )?;
+            let stored_chunks = db.replace_chunks(&file, chunks)?;
+            let placed = chunks.iter().map(|chunk| text_layout::Placed {
+                ordinal: chunk.ordinal,
+                start: chunk.source_start,
+                text: &chunk.content,
+            });
+            let (stored_text, layout) = match text_layout::split(content, placed) {
+                Some((gaps, layout)) => (Cow::Owned(gaps), Some(layout.to_json())),
+                None => (Cow::Borrowed(content), None),
+            };
             db.execute(
-                "INSERT INTO kb_file_contents (file_id, organization_id, content, encoding, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-                params![file_id, file.organization_id, content, encoding, now],
+                "INSERT INTO kb_file_contents (file_id, organization_id, content, layout, encoding, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                params![file_id, file.organization_id, &*stored_text, layout.as_deref(), encoding, now],
             )?;
-            let chunks = db.replace_chunks(&file, chunks)?;
+            let chunks = stored_chunks;
             db.execute(
                 "UPDATE kb_files SET status = $2, failed_reason = NULL, pages = $3, updated_at = $4 \
                  WHERE id = $1",
@@ -310,6 +324,7 @@ impl Db<'_> {
     /// them as stored (in order), without reading them back.
     pub fn replace_chunks(&mut self, file: &KbFile, chunks: &[NewChunk]) -> Result<Vec<Chunk>> {
         let now = Timestamp::now();
+        self.materialize_file_text(file.id)?;
         self.execute("DELETE FROM chunks WHERE file_id = $1", params![file.id])?;
         let mut stored = Vec::with_capacity(chunks.len());
         for chunk in chunks {
@@ -364,18 +379,66 @@ impl Db<'_> {
         organization_id: Uuid,
         file_id: Uuid,
     ) -> Result<FileContent> {
-        let mut row = self.query_one(
-            "SELECT file_id, content, modified_content, encoding, updated_at FROM kb_file_contents \
-             WHERE organization_id = $1 AND file_id = $2",
-            params![organization_id, file_id],
-        )?;
-        Ok(FileContent {
-            file_id: row.uuid(0)?,
-            content: row.text(1)?,
-            modified_content: row.opt_text(2)?,
-            encoding: row.opt_text(3)?,
-            updated_at: row.timestamp(4)?,
+        // The text and the chunks it may be assembled from, as of one moment.
+        self.consistent_reads(|db| {
+            let mut row = db.query_one(
+                "SELECT file_id, content, layout, modified_content, encoding, updated_at \
+                 FROM kb_file_contents WHERE organization_id = $1 AND file_id = $2",
+                params![organization_id, file_id],
+            )?;
+            let stored = row.text(1)?;
+            let content = match row.opt_text(2)? {
+                Some(layout) => db.assemble_file_text(file_id, &stored, &layout)?,
+                None => stored,
+            };
+            Ok(FileContent {
+                file_id: row.uuid(0)?,
+                content,
+                modified_content: row.opt_text(3)?,
+                encoding: row.opt_text(4)?,
+                updated_at: row.timestamp(5)?,
+            })
         })
+    }
+
+    /// A file's text from its stored gaps, its layout and its chunks (see `text_layout`).
+    fn assemble_file_text(&mut self, file_id: Uuid, gaps: &str, layout: &str) -> Result<String> {
+        let chunks = self
+            .query(
+                "SELECT ordinal, content FROM chunks WHERE file_id = $1 ORDER BY ordinal",
+                params![file_id],
+            )?
+            .into_iter()
+            .map(|mut row| Ok((row.i64(0)?, row.text(1)?)))
+            .collect::<Result<Vec<_>>>()?;
+        text_layout::Layout::from_json(layout)
+            .and_then(|layout| text_layout::assemble(gaps, &layout, &chunks))
+            .ok_or_else(|| {
+                StoreError::Backend(format!("the text of file {file_id} no longer fits its chunks"))
+            })
+    }
+
+    /// Stores a file's text whole where it was kept as the gaps between its chunks: called
+    /// before any of those chunks changes.
+    fn materialize_file_text(&mut self, file_id: Uuid) -> Result<()> {
+        // On PostgreSQL, the file's row is locked first, as storing a parsed file does, so the
+        // two never wait for each other's locks.
+        let lock = format!("SELECT id FROM kb_files WHERE id = $1{}", self.for_update());
+        self.query_opt(&lock, params![file_id])?;
+        let sql = format!(
+            "SELECT content, layout FROM kb_file_contents WHERE file_id = $1 AND layout IS NOT NULL{}",
+            self.for_update()
+        );
+        let Some(mut row) = self.query_opt(&sql, params![file_id])? else {
+            return Ok(());
+        };
+        let (gaps, layout) = (row.text(0)?, row.text(1)?);
+        let text = self.assemble_file_text(file_id, &gaps, &layout)?;
+        self.execute(
+            "UPDATE kb_file_contents SET content = $2, layout = NULL WHERE file_id = $1",
+            params![file_id, &text],
+        )?;
+        Ok(())
     }
 
     pub fn set_modified_content(
@@ -471,33 +534,44 @@ impl Db<'_> {
         metadata: Option<&serde_json::Value>,
         embedding: Option<&[f32]>,
     ) -> Result<()> {
-        let now = Timestamp::now();
-        if let Some(content) = content {
-            let bytes = embedding.map(embedding_to_bytes);
-            self.execute(
-                "UPDATE chunks SET content = $3, embedding = $4, updated_at = $5 \
-                 WHERE organization_id = $1 AND id = $2",
-                params![
-                    organization_id,
-                    id,
-                    content,
-                    bytes.as_deref().map_or(Param::Null, Param::Bytes),
-                    now
-                ],
-            )?;
-        }
-        if let Some(metadata) = metadata {
-            self.execute(
-                "UPDATE chunks SET metadata = $3, updated_at = $4 WHERE organization_id = $1 AND id = $2",
-                params![organization_id, id, metadata, now],
-            )?;
-        }
-        Ok(())
+        self.transaction(|db| {
+            let now = Timestamp::now();
+            if let Some(content) = content {
+                let file = db.query_opt(
+                    "SELECT file_id FROM chunks WHERE organization_id = $1 AND id = $2",
+                    params![organization_id, id],
+                )?;
+                if let Some(file_id) = file.map(|mut row| row.uuid(0)).transpose()? {
+                    db.materialize_file_text(file_id)?;
+                }
+                let bytes = embedding.map(embedding_to_bytes);
+                db.execute(
+                    "UPDATE chunks SET content = $3, embedding = $4, updated_at = $5 \
+                     WHERE organization_id = $1 AND id = $2",
+                    params![
+                        organization_id,
+                        id,
+                        content,
+                        bytes.as_deref().map_or(Param::Null, Param::Bytes),
+                        now
+                    ],
+                )?;
+            }
+            if let Some(metadata) = metadata {
+                db.execute(
+                    "UPDATE chunks SET metadata = $3, updated_at = $4 \
+                     WHERE organization_id = $1 AND id = $2",
+                    params![organization_id, id, metadata, now],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     pub fn delete_chunk(&mut self, organization_id: Uuid, id: Uuid) -> Result<()> {
         self.transaction(|db| {
             let chunk = db.chunks_by_ids(organization_id, &[id])?.pop().ok_or(StoreError::NotFound)?;
+            db.materialize_file_text(chunk.file_id)?;
             db.execute("DELETE FROM chunks WHERE id = $1", params![id])?;
             db.execute(
                 "UPDATE kb_files SET chunks_count = chunks_count - 1 WHERE id = $1 AND chunks_count > 0",
