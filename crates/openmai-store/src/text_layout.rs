@@ -21,14 +21,11 @@ pub(crate) struct Layout {
     pieces: Vec<Piece>,
 }
 
-/// Bytes `from..to` of a source: the stored gaps, or the text of the chunk with that ordinal.
+/// Bytes `from..to` (the second and third fields) of a source: the text of the chunk with the
+/// ordinal in the first field, or (`None`) the stored gaps. A tuple, so that it is stored as a
+/// short JSON array (`[3,0,2400]`): a corpus's files have hundreds of thousands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-struct Piece {
-    /// `None`: the gaps.
-    chunk: Option<i64>,
-    from: usize,
-    to: usize,
-}
+struct Piece(Option<i64>, usize, usize);
 
 /// A chunk as [`split`] sees it: its ordinal, where its text starts in the file's text (when
 /// it is a slice of it), and the text.
@@ -71,7 +68,7 @@ pub(crate) fn split<'a>(
     let gap = |gaps: &mut String, pieces: &mut Vec<Piece>, part: &str| {
         let from = gaps.len();
         gaps.push_str(part);
-        pieces.push(Piece { chunk: None, from, to: gaps.len() });
+        pieces.push(Piece(None, from, gaps.len()));
     };
     for (start, ordinal, end) in placed {
         if end <= covered {
@@ -83,7 +80,7 @@ pub(crate) fn split<'a>(
         // Both are character boundaries: `start` and `end` bound a `str` equal to the text's
         // bytes there, and `covered` is an earlier chunk's end.
         let from = covered.saturating_sub(start);
-        pieces.push(Piece { chunk: Some(ordinal), from, to: end - start });
+        pieces.push(Piece(Some(ordinal), from, end - start));
         saved += end - start.max(covered);
         covered = end;
     }
@@ -96,16 +93,18 @@ pub(crate) fn split<'a>(
 /// The text that `layout` describes, from the stored gaps and the file's chunks (by ordinal),
 /// or `None` when they no longer fit it.
 pub(crate) fn assemble(gaps: &str, layout: &Layout, chunks: &[(i64, String)]) -> Option<String> {
-    let mut text = String::with_capacity(layout.len);
-    for piece in &layout.pieces {
-        let source = match piece.chunk {
+    // No more than the sources hold, whatever length a damaged layout claims.
+    let most = gaps.len() + chunks.iter().map(|(_, text)| text.len()).sum::<usize>();
+    let mut text = String::with_capacity(layout.len.min(most));
+    for &Piece(chunk, from, to) in &layout.pieces {
+        let source = match chunk {
             None => gaps,
             Some(ordinal) => {
                 let at = chunks.binary_search_by_key(&ordinal, |(o, _)| *o).ok()?;
                 chunks[at].1.as_str()
             }
         };
-        text.push_str(source.get(piece.from..piece.to)?);
+        text.push_str(source.get(from..to)?);
     }
     (text.len() == layout.len).then_some(text)
 }
@@ -145,7 +144,9 @@ mod tests {
             text,
         });
         let (gaps, layout) = split(text, placed)?;
-        let layout = Layout::from_json(&layout.to_json()).unwrap();
+        let json = layout.to_json();
+        assert!(json.starts_with(r#"{"len":"#) && json.contains(",0,"), "{json}");
+        let layout = Layout::from_json(&json).unwrap();
         let mut by_ordinal: Vec<(i64, String)> =
             chunks.iter().map(|(o, _, t)| (*o, t.clone())).collect();
         by_ordinal.sort();
@@ -215,5 +216,10 @@ mod tests {
         let shorter = vec![(0, chunks[0].2[..2000].to_owned()), (1, chunks[1].2.clone())];
         assert_eq!(assemble(&gaps, &layout, &shorter), None);
         assert_eq!(assemble(&gaps, &layout, &[(1, chunks[1].2.clone())]), None);
+        // A damaged layout: refused, without reserving what it claims.
+        let damaged =
+            Layout::from_json(&format!(r#"{{"len":{},"pieces":[[null,0,2]]}}"#, usize::MAX));
+        assert_eq!(assemble("ab", &damaged.unwrap(), &[]), None);
+        assert!(Layout::from_json(r#"{"len":2,"pieces":[{"chunk":null}]}"#).is_none());
     }
 }
