@@ -687,7 +687,8 @@ impl Knowledge {
             .map(|c| NewChunk {
                 ordinal: i64::from(c.ordinal),
                 content: c.text,
-                // Kept whole: an edited text is stored as it is.
+                // Only a parsed file's text is stored without its chunks' copy; an edited
+                // text is kept whole.
                 source_start: None,
                 page_number: c.page_number.map(i64::from),
                 heading: c.heading,
