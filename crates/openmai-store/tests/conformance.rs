@@ -677,6 +677,104 @@ mod knowledge {
         store.read(move |db| db.get_file_content(org, file)).await.unwrap()
     }
 
+    /// Listed files and FAQs carry their own labels, in name order (read for a whole page at
+    /// once).
+    #[tokio::test]
+    async fn listed_files_and_faqs_carry_their_own_labels() {
+        for test_db in TestDatabase::every_engine() {
+            let engine = test_db.engine();
+            let store = open(&test_db).await;
+            let org = tenant(&store, "labels@example.com").await;
+            let draft = KnowledgeBase::draft(org, "手冊", None);
+            let kb = store.write(move |db| db.insert_kb(&draft, &[])).await.unwrap().id;
+            let mut labels = Vec::new();
+            // ASCII names: one order under any collation.
+            for name in ["beta", "alpha", "gamma"] {
+                let label = store.write(move |db| db.insert_label(org, kb, name)).await.unwrap();
+                labels.push(LabelRef { id: label.id, name: label.name });
+            }
+            let (beta, alpha, gamma) = (labels[0].clone(), labels[1].clone(), labels[2].clone());
+            let files = store
+                .write(move |db| {
+                    db.insert_files(
+                        org,
+                        &[new_file(kb, "x.pdf"), new_file(kb, "y.pdf"), new_file(kb, "z.pdf")],
+                    )
+                })
+                .await
+                .unwrap();
+            let (x, z) = (files[0].id, files[2].id);
+            let (two, one) = ([beta.id, alpha.id], [gamma.id]);
+            store
+                .write(move |db| {
+                    db.update_file_metadata(org, x, Some(&two), None)?;
+                    db.update_file_metadata(org, z, Some(&one), None)
+                })
+                .await
+                .unwrap();
+            let kbs = [kb];
+            let page = store
+                .read(move |db| db.list_files(org, &kbs, PageRequest::first(10)))
+                .await
+                .unwrap();
+            let names =
+                |labels: &[LabelRef]| labels.iter().map(|l| l.name.clone()).collect::<Vec<_>>();
+            let listed: Vec<(String, Vec<String>)> =
+                page.items.iter().map(|f| (f.filename.clone(), names(&f.labels))).collect();
+            let mut listed = listed;
+            listed.sort();
+            assert_eq!(
+                listed,
+                [
+                    ("x.pdf".to_owned(), names(&[alpha.clone(), beta.clone()])),
+                    ("y.pdf".to_owned(), vec![]),
+                    ("z.pdf".to_owned(), names(std::slice::from_ref(&gamma))),
+                ],
+                "{engine}"
+            );
+
+            for (question, labels) in
+                [("有標籤", vec![beta.clone(), alpha.clone()]), ("沒有", vec![])]
+            {
+                let faq = Faq {
+                    id: Uuid::nil(),
+                    organization_id: org,
+                    knowledge_base_id: kb,
+                    question: question.into(),
+                    answer: "答".into(),
+                    raw_user_define_metadata: None,
+                    hits_count: 0,
+                    created_at: Timestamp(0),
+                    updated_at: Timestamp(0),
+                    labels,
+                };
+                store.write(move |db| db.insert_faq(&faq)).await.unwrap();
+            }
+            let expect = |faqs: &[Faq]| {
+                let mut got: Vec<(String, Vec<String>)> =
+                    faqs.iter().map(|f| (f.question.clone(), names(&f.labels))).collect();
+                got.sort();
+                assert_eq!(
+                    got,
+                    [
+                        ("有標籤".to_owned(), names(&[alpha.clone(), beta.clone()])),
+                        ("沒有".to_owned(), vec![])
+                    ],
+                    "{engine}"
+                );
+            };
+            let listed = store
+                .read(move |db| db.list_faqs(org, &kbs, PageRequest::first(10)))
+                .await
+                .unwrap();
+            expect(&listed.items);
+            let all = store.read(move |db| db.all_faqs(org, kb)).await.unwrap();
+            expect(&all);
+            let ids: Vec<Uuid> = all.iter().map(|f| f.id).collect();
+            expect(&store.read(move |db| db.faqs_by_ids(org, &ids)).await.unwrap());
+        }
+    }
+
     /// How many bytes of the file's text are stored, and whether with a layout.
     async fn text_as_stored(store: &Store, file: Uuid) -> (i64, bool) {
         store

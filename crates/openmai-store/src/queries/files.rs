@@ -1,4 +1,5 @@
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use openmai_types::Timestamp;
 use uuid::Uuid;
@@ -11,6 +12,13 @@ use crate::models::{
 use crate::params;
 use crate::sql::{Db, Param, Row, placeholders};
 use crate::text_layout;
+
+/// Whose labels [`Db::labels_of`] reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LabelLinks {
+    Files,
+    Faqs,
+}
 
 const FILE_COLUMNS: &str = "f.id, f.organization_id, f.knowledge_base_id, f.filename, \
     f.storage_key, f.file_type, f.size, f.parser_id, f.status, f.failed_reason, \
@@ -145,8 +153,10 @@ impl Db<'_> {
         let mut all = vec![Param::Uuid(organization_id)];
         all.extend(kb_ids.iter().map(Param::from));
         let mut paged = self.paginate(&count, &list, &all, page, file_from_row)?;
+        let ids: Vec<Uuid> = paged.items.iter().map(|file| file.id).collect();
+        let mut labels = self.labels_of_files(&ids)?;
         for file in &mut paged.items {
-            file.labels = self.labels_of_file(file.id)?;
+            file.labels = labels.remove(&file.id).unwrap_or_default();
         }
         Ok(paged)
     }
@@ -616,31 +626,40 @@ impl Db<'_> {
     }
 
     /// Labels of many files at once (to hydrate search hits).
-    pub fn labels_of_files(
+    pub fn labels_of_files(&mut self, file_ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<LabelRef>>> {
+        self.labels_of(LabelLinks::Files, file_ids)
+    }
+
+    /// The labels of many files or FAQs, by holder, each in name order: a query per thousand
+    /// holders, where one per holder made a page of 1,000 files 1,001 queries.
+    pub(crate) fn labels_of(
         &mut self,
-        file_ids: &[Uuid],
-    ) -> Result<std::collections::HashMap<Uuid, Vec<LabelRef>>> {
-        let mut labels: std::collections::HashMap<Uuid, Vec<LabelRef>> =
-            std::collections::HashMap::new();
-        let mut ids = file_ids.to_vec();
+        links: LabelLinks,
+        holders: &[Uuid],
+    ) -> Result<HashMap<Uuid, Vec<LabelRef>>> {
+        let (table, holder) = match links {
+            LabelLinks::Files => ("kb_file_labels", "file_id"),
+            LabelLinks::Faqs => ("faq_labels", "faq_id"),
+        };
+        let mut ids = holders.to_vec();
         ids.sort_unstable();
         ids.dedup();
-        if ids.is_empty() {
-            return Ok(labels);
-        }
-        let sql = format!(
-            "SELECT fl.file_id, l.id, l.name FROM kb_file_labels fl \
-             JOIN kb_labels l ON l.id = fl.label_id \
-             WHERE fl.file_id IN ({}) ORDER BY l.name, l.id",
-            placeholders(1, ids.len())
-        );
-        let all: Vec<Param<'_>> = ids.iter().map(Param::from).collect();
-        for mut row in self.query(&sql, &all)? {
-            let file_id = row.uuid(0)?;
-            labels
-                .entry(file_id)
-                .or_default()
-                .push(LabelRef { id: row.uuid(1)?, name: row.text(2)? });
+        let mut labels: HashMap<Uuid, Vec<LabelRef>> = HashMap::new();
+        for batch in ids.chunks(1000) {
+            let sql = format!(
+                "SELECT x.{holder}, l.id, l.name FROM {table} x \
+                 JOIN kb_labels l ON l.id = x.label_id \
+                 WHERE x.{holder} IN ({}) ORDER BY l.name, l.id",
+                placeholders(1, batch.len())
+            );
+            let all: Vec<Param<'_>> = batch.iter().map(Param::from).collect();
+            for mut row in self.query(&sql, &all)? {
+                let holder = row.uuid(0)?;
+                labels
+                    .entry(holder)
+                    .or_default()
+                    .push(LabelRef { id: row.uuid(1)?, name: row.text(2)? });
+            }
         }
         Ok(labels)
     }

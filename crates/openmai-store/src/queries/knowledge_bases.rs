@@ -6,6 +6,7 @@ use crate::models::{
     ChatbotRef, Faq, KnowledgeBase, KnowledgeBaseRef, Label, LabelRef, PageRequest, Paged, new_id,
 };
 use crate::params;
+use crate::queries::files::LabelLinks;
 use crate::sql::{Db, Param, Row, placeholders};
 
 const KB_COLUMNS: &str = "kb.id, kb.organization_id, kb.name, kb.description, \
@@ -480,9 +481,7 @@ impl Db<'_> {
         let mut all = vec![Param::Uuid(organization_id)];
         all.extend(kb_ids.iter().map(Param::from));
         let mut paged = self.paginate(&count, &list, &all, page, faq_from_row)?;
-        for faq in &mut paged.items {
-            faq.labels = self.labels_of_faq(faq.id)?;
-        }
+        self.label_faqs(&mut paged.items)?;
         Ok(paged)
     }
 
@@ -501,9 +500,7 @@ impl Db<'_> {
         all.extend(ids.iter().map(Param::from));
         let mut faqs =
             self.query(&sql, &all)?.into_iter().map(faq_from_row).collect::<Result<Vec<_>>>()?;
-        for faq in &mut faqs {
-            faq.labels = self.labels_of_faq(faq.id)?;
-        }
+        self.label_faqs(&mut faqs)?;
         Ok(faqs)
     }
 
@@ -516,9 +513,7 @@ impl Db<'_> {
             params![organization_id, kb_id],
         )?;
         let mut faqs = rows.into_iter().map(faq_from_row).collect::<Result<Vec<_>>>()?;
-        for faq in &mut faqs {
-            faq.labels = self.labels_of_faq(faq.id)?;
-        }
+        self.label_faqs(&mut faqs)?;
         Ok(faqs)
     }
 
@@ -578,6 +573,16 @@ impl Db<'_> {
             db.execute(&delete, &values)?;
             Ok(deleted)
         })
+    }
+
+    /// Fills in the labels of many FAQs at once.
+    fn label_faqs(&mut self, faqs: &mut [Faq]) -> Result<()> {
+        let ids: Vec<Uuid> = faqs.iter().map(|faq| faq.id).collect();
+        let mut labels = self.labels_of(LabelLinks::Faqs, &ids)?;
+        for faq in faqs {
+            faq.labels = labels.remove(&faq.id).unwrap_or_default();
+        }
+        Ok(())
     }
 
     fn labels_of_faq(&mut self, faq_id: Uuid) -> Result<Vec<LabelRef>> {
