@@ -19,30 +19,8 @@ cd "$(dirname "$0")/../.."
 CORPUS=${1:-/tmp/openmai-ingest-corpus}
 WORKERS=${WORKERS:-2}
 PORT=${PORT:-18777}
-[ -d "$CORPUS" ] || { echo "no corpus at $CORPUS: run bench/ingest/run.sh first" >&2; exit 1; }
-
-if [ -n "${OPENMAI_BIN:-}" ]; then
-  bin=$OPENMAI_BIN
-else
-  cargo build --release --locked -q --bin openmai
-  bin=$PWD/target/release/openmai
-fi
-data=$(mktemp -d)
-export OPENMAI_ADMIN_EMAIL=bench@example.com OPENMAI_ADMIN_PASSWORD=bench-password-1234
-export OPENMAI_INGEST_WORKERS=$WORKERS OPENMAI_LOG=warn
-"$bin" serve --bind "127.0.0.1:$PORT" --data-dir "$data" >"${SERVE_LOG:-$data/serve.log}" 2>&1 &
-server=$!
-sampler=
-cleanup() {
-  [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
-  kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-  rm -rf "$data"
-}
-trap cleanup EXIT
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
-export OPENMAI_URL="http://127.0.0.1:$PORT"
-OPENMAI_API_KEY=$("$bin" api-key create --email "$OPENMAI_ADMIN_EMAIL" --data-dir "$data" | tail -1)
-export OPENMAI_API_KEY
+export OPENMAI_INGEST_WORKERS=$WORKERS
+. bench/ingest/start-server.sh
 
 # Peak of (server + its children) RSS, and of its anonymous part (heap and stacks; the rest
 # is mapped files, mostly the search index's segments, which the kernel can drop and re-read),
