@@ -673,6 +673,13 @@ mod knowledge {
             .collect()
     }
 
+    /// A new organisation and a knowledge base of its own.
+    async fn tenant_with_kb(store: &Store, email: &str) -> (Uuid, Uuid) {
+        let org = tenant(store, email).await;
+        let draft = KnowledgeBase::draft(org, "手冊", None);
+        (org, store.write(move |db| db.insert_kb(&draft, &[])).await.unwrap().id)
+    }
+
     async fn file_text(store: &Store, org: Uuid, file: Uuid) -> FileContent {
         store.read(move |db| db.get_file_content(org, file)).await.unwrap()
     }
@@ -684,9 +691,7 @@ mod knowledge {
         for test_db in TestDatabase::every_engine() {
             let engine = test_db.engine();
             let store = open(&test_db).await;
-            let org = tenant(&store, "labels@example.com").await;
-            let draft = KnowledgeBase::draft(org, "手冊", None);
-            let kb = store.write(move |db| db.insert_kb(&draft, &[])).await.unwrap().id;
+            let (org, kb) = tenant_with_kb(&store, "labels@example.com").await;
             let mut labels = Vec::new();
             // ASCII names: one order under any collation.
             for name in ["beta", "alpha", "gamma"] {
@@ -796,9 +801,7 @@ mod knowledge {
         for test_db in TestDatabase::every_engine() {
             let engine = test_db.engine();
             let store = open(&test_db).await;
-            let org = tenant(&store, "text@example.com").await;
-            let draft = KnowledgeBase::draft(org, "手冊", None);
-            let kb = store.write(move |db| db.insert_kb(&draft, &[])).await.unwrap().id;
+            let (org, kb) = tenant_with_kb(&store, "text@example.com").await;
             let file =
                 store.write(move |db| db.insert_files(org, &[new_file(kb, "a.md")])).await.unwrap()
                     [0]

@@ -305,7 +305,7 @@ impl Db<'_> {
                 "DELETE FROM kb_file_contents WHERE file_id = $1",
                 params![file_id],
             )?;
-            let stored_chunks = db.replace_chunks(&file, chunks)?;
+            let stored = db.replace_chunks(&file, chunks)?;
             let placed = chunks.iter().map(|chunk| text_layout::Placed {
                 ordinal: chunk.ordinal,
                 start: chunk.source_start,
@@ -320,13 +320,12 @@ impl Db<'_> {
                  updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
                 params![file_id, file.organization_id, &*stored_text, layout.as_deref(), encoding, now],
             )?;
-            let chunks = stored_chunks;
             db.execute(
                 "UPDATE kb_files SET status = $2, failed_reason = NULL, pages = $3, updated_at = $4 \
                  WHERE id = $1",
                 params![file_id, FileStatus::Processing.as_str(), pages, now],
             )?;
-            Ok(Some(chunks))
+            Ok(Some(stored))
         })
     }
 
