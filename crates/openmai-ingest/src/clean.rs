@@ -193,7 +193,16 @@ fn is_fence(line: &str) -> bool {
 /// Whether `c` is a CJK ideograph, kana, hangul or CJK/full-width punctuation: text in these
 /// scripts is written without spaces, so lines are joined without one.
 pub(crate) fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
+    let code = u32::from(c);
+    // Most characters are below the first range (ASCII, Latin) or in the unified ideographs:
+    // those two answer in a comparison or two, where the ranges below take a dozen.
+    if code < 0x2E80 {
+        return false;
+    }
+    if (0x4E00..=0x9FFF).contains(&code) {
+        return true;
+    }
+    matches!(code,
         0x2E80..=0x2FDF | 0x3000..=0x303F | 0x3040..=0x30FF | 0x3100..=0x312F | 0x3190..=0x31FF
         | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0xFE30..=0xFE4F
         | 0xFF00..=0xFFEF | 0x20000..=0x3FFFF)

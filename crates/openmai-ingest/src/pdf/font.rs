@@ -81,10 +81,19 @@ impl Font {
         let mut i = 0;
         let mut legacy_buf = String::new();
         while i < bytes.len() {
-            let len = self.code_len(&bytes[i..]);
-            let end = (i + len).min(bytes.len());
+            // One- and two-byte codes (simple fonts, `Identity-H`: nearly every font) are read
+            // directly; other layouts find each code's length first.
+            let (code, end) = match self.layout {
+                CodeLayout::OneByte => (u32::from(bytes[i]), i + 1),
+                CodeLayout::TwoByte if i + 1 < bytes.len() => {
+                    (u32::from(bytes[i]) << 8 | u32::from(bytes[i + 1]), i + 2)
+                }
+                _ => {
+                    let end = (i + self.code_len(&bytes[i..])).min(bytes.len());
+                    (bytes[i..end].iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)), end)
+                }
+            };
             let raw = &bytes[i..end];
-            let code = raw.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b));
             i = end;
             let width = self.width(code, raw.len());
             let is_space = raw.len() == 1 && code == 32;

@@ -13,6 +13,7 @@
 
 mod content;
 mod font;
+mod page_content;
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -21,6 +22,7 @@ use lopdf::{Document, LoadOptions};
 
 use self::content::{DocState, GlyphSink, Resources};
 use self::font::GlyphText;
+use self::page_content::PageContent;
 use crate::clean::{self, is_cjk};
 use crate::doc::{Block, Extracted};
 use crate::{Format, IngestError, Limits};
@@ -42,12 +44,12 @@ pub(crate) fn extract(bytes: &[u8], limits: &Limits) -> Result<Extracted, Ingest
     let mut sink = Collector::new(limits.max_extracted_chars);
     let mut failures = 0usize;
     let mut first_failure = None;
+    let mut reader = PageContent::new();
+    let mut content = Vec::new();
     for (&number, &page_id) in &pages {
         sink.begin_page(number);
         let done = catch_unwind(AssertUnwindSafe(|| -> Result<(), String> {
-            let content = doc
-                .get_page_content_with_limit(page_id, stream_limit)
-                .map_err(|e| e.to_string())?;
+            reader.read(&doc, page_id, stream_limit, &mut content)?;
             let resources = Resources::of_page(&doc, page_id);
             content::run(&doc, &content, &resources, &mut state, &mut sink);
             Ok(())
@@ -146,7 +148,8 @@ struct Collector {
     last_line_len: usize,
     last_end: f64,
     last_y: f64,
-    last_char: char,
+    /// Whether the last character added is CJK (see [`is_cjk`]).
+    last_cjk: bool,
 }
 
 impl Collector {
@@ -163,7 +166,7 @@ impl Collector {
             last_line_len: 0,
             last_end: 0.0,
             last_y: 0.0,
-            last_char: ' ',
+            last_cjk: false,
         }
     }
 
@@ -195,15 +198,25 @@ impl Collector {
         self.page = Page::default();
     }
 
+    /// Adds one character of a glyph at (`x`, `y`): to the current line, after a space if the
+    /// gap from the last glyph is wide, or to a new line if the baseline moved. Called for every
+    /// glyph of every page, so the common case (a visible character on the same line) takes no
+    /// Unicode table lookups: one range test for controls, one for CJK, and the last
+    /// character's CJK test kept from its own call.
+    #[inline(always)]
     fn push_char(&mut self, x: f64, y: f64, size: f64, c: char) {
-        if c.is_control() {
+        let code = u32::from(c);
+        // `char::is_control`: C0, DEL and C1.
+        if code < 0x20 || (0x7F..0xA0).contains(&code) {
             return;
         }
-        let is_space = c.is_whitespace();
+        // Above the controls, ASCII's only white space is the space itself.
+        let is_space = if code < 0x80 { code == 0x20 } else { c.is_whitespace() };
+        let cjk = is_cjk(c);
         match &mut self.line {
             Some(line) if (y - self.last_y).abs() <= size.max(line.size) * 0.5 => {
                 let gap = x - self.last_end;
-                let threshold = if is_cjk(c) && is_cjk(self.last_char) { 0.3 } else { 0.15 };
+                let threshold = if cjk && self.last_cjk { 0.3 } else { 0.15 };
                 if (gap > size * threshold || gap < -size * 2.0)
                     && !is_space
                     && !line.text.ends_with(' ')
@@ -230,12 +243,13 @@ impl Collector {
                 self.chars += 1;
             }
         }
-        self.last_char = c;
+        self.last_cjk = cjk;
         self.last_y = y;
     }
 }
 
 impl GlyphSink for Collector {
+    #[inline]
     fn glyph(&mut self, x: f64, y: f64, size: f64, advance: f64, text: GlyphText<'_>) {
         if !x.is_finite() || !y.is_finite() {
             return;
