@@ -1,7 +1,7 @@
 //! Text folding shared by everything that compares Chinese text (the search analyzer, the
 //! offline responder): one definition, so a question and a passage fold the same everywhere.
 
-use zhconv::{Variant, get_builtin_converter};
+mod simplified;
 
 /// CJK unified ideographs (the basic block and extension A, plus compatibility ideographs).
 pub fn is_han(c: char) -> bool {
@@ -52,7 +52,7 @@ pub fn fold(text: &str) -> String {
 /// word-sized test finds; shorter runs (a space, a number) go through with the Chinese.
 const MIN_SKIPPED_ASCII_RUN: usize = 8;
 
-/// zhconv's `zh-CN` conversion, without feeding it the long ASCII runs of mixed text (three
+/// zhconv's `zh-CN` conversion (its rules, applied by [`simplified`]), without feeding it the long ASCII runs of mixed text (three
 /// fifths of the characters of the benchmark corpus). Its rules hold ASCII only as
 /// upper case (never in folded text) or a short run between Chinese characters
 /// (`林姆斯基-高沙可夫`), so no match reaches into a long run (a test checks) and the parts
@@ -64,7 +64,7 @@ fn to_simplified(folded: &str) -> String {
             u64::from_le_bytes(word.try_into().expect("eight bytes")) & HIGH_BITS == 0
         })
     };
-    let converter = get_builtin_converter(Variant::ZhCN);
+    let converter = simplified::shared();
     let bytes = folded.as_bytes();
     let mut out = String::with_capacity(folded.len());
     let mut converted_to = 0;
@@ -115,6 +115,8 @@ fn fold_char(c: char, out: &mut String, has_han: &mut bool) {
 
 #[cfg(test)]
 mod tests {
+    use zhconv::Variant;
+
     use super::*;
 
     /// Folding character by character and converting the whole text at once, as [`fold`]
