@@ -52,9 +52,9 @@ pub fn fold(text: &str) -> String {
 /// word-sized test finds; shorter runs (a space, a number) go through with the Chinese.
 const MIN_SKIPPED_ASCII_RUN: usize = 8;
 
-/// zhconv's `zh-CN` conversion (its rules, applied by [`simplified`]), without feeding it the long ASCII runs of mixed text (three
-/// fifths of the characters of the benchmark corpus). Its rules hold ASCII only as
-/// upper case (never in folded text) or a short run between Chinese characters
+/// zhconv's `zh-CN` conversion (its rules, applied by [`simplified`]), without feeding it the
+/// long ASCII runs of mixed text (three fifths of the characters of the benchmark corpus). Its
+/// rules hold ASCII only as upper case (never in folded text) or a short run between Chinese characters
 /// (`林姆斯基-高沙可夫`), so no match reaches into a long run (a test checks) and the parts
 /// between such runs convert as they would within the whole.
 fn to_simplified(folded: &str) -> String {
