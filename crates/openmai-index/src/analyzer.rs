@@ -328,6 +328,16 @@ fn plain_words(folded: &str) -> impl Iterator<Item = &str> {
     let mut at = 0;
     std::iter::from_fn(move || {
         while at < bytes.len() {
+            // Eight bytes without an ASCII one (Chinese text) are skipped at once. Skipping may
+            // stop inside a character, but only an ASCII byte, always a character of its own,
+            // starts a word.
+            if let Some(word) = bytes.get(at..at + 8)
+                && u64::from_le_bytes(word.try_into().expect("eight bytes")) & 0x8080_8080_8080_8080
+                    == 0x8080_8080_8080_8080
+            {
+                at += 8;
+                continue;
+            }
             if !bytes[at].is_ascii_alphanumeric() {
                 at += 1;
                 continue;
