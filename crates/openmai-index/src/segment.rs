@@ -94,58 +94,49 @@ impl Segmenter {
         mut emit: impl FnMut(&'t str),
     ) {
         let mut at = 0;
-        while let Some(c) = text[at..].chars().next() {
+        while at < text.len() {
+            let (c, len) = char_at(text, at);
             if !is_run_char(c) {
                 // Outside a run every character is a word of its own, but for `\r\n`.
-                let len =
-                    if c == '\r' && text[at + 1..].starts_with('\n') { 2 } else { c.len_utf8() };
+                let len = if c == '\r' && text[at + 1..].starts_with('\n') { 2 } else { len };
                 emit(&text[at..at + len]);
                 at += len;
                 continue;
             }
+            // The run's characters, each decoded once, and whether a `.`, `_` or `-` is among
+            // them (most runs are Chinese and have none): finding the run's end, decoding its
+            // characters and scanning it for connectors were three passes, a tenth of the work.
             let start = at;
-            at += text[start..].find(|c| !is_run_char(c)).unwrap_or(text.len() - start);
-            self.cut_run(&text[start..at], scratch, &mut emit);
+            let chars = &mut scratch.chars;
+            chars.clear();
+            let mut has_connector = false;
+            let (mut c, mut len) = (c, len);
+            loop {
+                has_connector |= c.is_ascii() && is_connector(c as u8);
+                chars.push(((at - start) as u32, c));
+                at += len;
+                if at == text.len() {
+                    break;
+                }
+                (c, len) = char_at(text, at);
+                if !is_run_char(c) {
+                    break;
+                }
+            }
+            self.cut_run(&text[start..at], has_connector, scratch, &mut emit);
         }
         scratch.release_if_huge();
     }
 
-    /// The words of one run.
+    /// The words of one run, whose characters `scratch.chars` holds.
     fn cut_run<'t>(
         &self,
         run: &'t str,
+        has_connector: bool,
         scratch: &mut SegmentScratch,
         emit: &mut impl FnMut(&'t str),
     ) {
         let SegmentScratch { chars, edges, starts, route } = scratch;
-        chars.clear();
-        // The characters, and whether a `.`, `_` or `-` is among them (most runs are Chinese
-        // and have none), in one pass: decoding Chinese here by hand (three bytes), and
-        // scanning the run a second time for connectors, were a tenth of this function.
-        let bytes = run.as_bytes();
-        let mut has_connector = false;
-        let mut at = 0;
-        while at < bytes.len() {
-            let lead = bytes[at];
-            let (c, len) = match lead {
-                0..0x80 => {
-                    has_connector |= is_connector(lead);
-                    (char::from(lead), 1)
-                }
-                0xE0..0xF0 => {
-                    let code = u32::from(lead & 0x0F) << 12
-                        | u32::from(bytes[at + 1] & 0x3F) << 6
-                        | u32::from(bytes[at + 2] & 0x3F);
-                    (char::from_u32(code).expect("valid UTF-8 decodes to a character"), 3)
-                }
-                _ => {
-                    let c = run[at..].chars().next().expect("a character starts at a lead byte");
-                    (c, c.len_utf8())
-                }
-            };
-            chars.push((at as u32, c));
-            at += len;
-        }
         let n = chars.len();
 
         // The DAG: every dictionary word at every character.
@@ -213,6 +204,26 @@ struct Words<'r, 't> {
 /// The characters whose parts search mode also returns (`wes-5.4.5` → `wes`).
 fn is_connector(b: u8) -> bool {
     matches!(b, b'.' | b'_' | b'-')
+}
+
+/// The character at byte `at` (a character boundary) of `text`, and its length in bytes;
+/// three-byte characters (nearly all Chinese) decoded by hand.
+#[inline(always)]
+fn char_at(text: &str, at: usize) -> (char, usize) {
+    let bytes = text.as_bytes();
+    match bytes[at] {
+        lead @ 0..0x80 => (char::from(lead), 1),
+        lead @ 0xE0..0xF0 => {
+            let code = u32::from(lead & 0x0F) << 12
+                | u32::from(bytes[at + 1] & 0x3F) << 6
+                | u32::from(bytes[at + 2] & 0x3F);
+            (char::from_u32(code).expect("valid UTF-8 decodes to a character"), 3)
+        }
+        _ => {
+            let c = text[at..].chars().next().expect("a character starts at a lead byte");
+            (c, c.len_utf8())
+        }
+    }
 }
 
 impl<'t> Words<'_, 't> {
