@@ -17,6 +17,8 @@
 //! a corpus. Both read one copy of jieba's dictionary; `build.rs` turns it into the trie and a
 //! frequency table, so the binary carries neither the text nor the work of parsing it.
 
+use openmai_types::text::char_at;
+
 use crate::cjk::is_run_char;
 
 /// The trie of the words of jieba's dictionary (`data/jieba-dict.txt`, jieba-rs 0.11's
@@ -104,8 +106,8 @@ impl Segmenter {
                 continue;
             }
             // The run's characters, each decoded once, and whether a `.`, `_` or `-` is among
-            // them (most runs are Chinese and have none): finding the run's end, decoding its
-            // characters and scanning it for connectors were three passes, a tenth of the work.
+            // them (most runs are Chinese and have none), in one pass: finding the run's end,
+            // decoding its characters and scanning it for connectors were three.
             let start = at;
             let chars = &mut scratch.chars;
             chars.clear();
@@ -204,26 +206,6 @@ struct Words<'r, 't> {
 /// The characters whose parts search mode also returns (`wes-5.4.5` → `wes`).
 fn is_connector(b: u8) -> bool {
     matches!(b, b'.' | b'_' | b'-')
-}
-
-/// The character at byte `at` (a character boundary) of `text`, and its length in bytes;
-/// three-byte characters (nearly all Chinese) decoded by hand.
-#[inline(always)]
-fn char_at(text: &str, at: usize) -> (char, usize) {
-    let bytes = text.as_bytes();
-    match bytes[at] {
-        lead @ 0..0x80 => (char::from(lead), 1),
-        lead @ 0xE0..0xF0 => {
-            let code = u32::from(lead & 0x0F) << 12
-                | u32::from(bytes[at + 1] & 0x3F) << 6
-                | u32::from(bytes[at + 2] & 0x3F);
-            (char::from_u32(code).expect("valid UTF-8 decodes to a character"), 3)
-        }
-        _ => {
-            let c = text[at..].chars().next().expect("a character starts at a lead byte");
-            (c, c.len_utf8())
-        }
-    }
 }
 
 impl<'t> Words<'_, 't> {

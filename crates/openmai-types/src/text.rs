@@ -3,6 +3,27 @@
 
 mod simplified;
 
+/// The character at byte `at` (a character boundary) of `text`, and its length in bytes, for
+/// loops that walk text a character at a time and keep byte offsets: three-byte characters
+/// (nearly all Chinese) are decoded by hand, which `str::chars` does in more steps.
+#[inline(always)]
+pub fn char_at(text: &str, at: usize) -> (char, usize) {
+    let bytes = text.as_bytes();
+    match bytes[at] {
+        lead @ 0..0x80 => (char::from(lead), 1),
+        lead @ 0xE0..0xF0 => {
+            let code = u32::from(lead & 0x0F) << 12
+                | u32::from(bytes[at + 1] & 0x3F) << 6
+                | u32::from(bytes[at + 2] & 0x3F);
+            (char::from_u32(code).expect("valid UTF-8 decodes to a character"), 3)
+        }
+        _ => {
+            let c = text[at..].chars().next().expect("a character starts at a lead byte");
+            (c, c.len_utf8())
+        }
+    }
+}
+
 /// CJK unified ideographs (the basic block and extension A, plus compatibility ideographs).
 pub fn is_han(c: char) -> bool {
     matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)

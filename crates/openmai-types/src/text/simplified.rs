@@ -19,6 +19,8 @@ use std::sync::LazyLock;
 
 use zhconv::Variant;
 
+use super::char_at;
+
 /// Characters below this have an entry in [`Simplifier::entries`]; the rest (rare ideographs
 /// beyond the basic plane) are looked up in `astral`.
 const TABLE_CHARS: usize = 0x1_0000;
@@ -56,25 +58,6 @@ pub(crate) fn shared() -> &'static Simplifier {
 fn pair_hash(first: u32, second: u32) -> usize {
     let mixed = (first.wrapping_mul(0x9E37_79B1) ^ second).wrapping_mul(0x85EB_CA6B);
     (mixed >> (32 - PAIR_FILTER_BITS)) as usize
-}
-
-/// The character starting at byte `at` (a character boundary) of `text`, and its length.
-#[inline(always)]
-fn char_at(text: &str, at: usize) -> (u32, usize) {
-    let bytes = text.as_bytes();
-    let lead = bytes[at];
-    if lead < 0x80 {
-        (u32::from(lead), 1)
-    } else if lead & 0xF0 == 0xE0 {
-        // Three bytes: the basic plane above U+07FF, where nearly all Chinese is.
-        let code = (u32::from(lead & 0x0F) << 12)
-            | (u32::from(bytes[at + 1] & 0x3F) << 6)
-            | u32::from(bytes[at + 2] & 0x3F);
-        (code, 3)
-    } else {
-        let c = text[at..].chars().next().expect("a character starts at a lead byte");
-        (u32::from(c), c.len_utf8())
-    }
 }
 
 impl Simplifier {
@@ -142,13 +125,11 @@ impl Simplifier {
         let mut copied = 0;
         let mut at = 0;
         while at < text.len() {
-            let (code, len) = char_at(text, at);
-            let entry = match usize::try_from(code).ok().filter(|&c| c < TABLE_CHARS) {
+            let (c, len) = char_at(text, at);
+            let code = u32::from(c);
+            let entry = match usize::try_from(code).ok().filter(|&code| code < TABLE_CHARS) {
                 Some(code) => self.entries[code],
-                None => {
-                    let c = char::from_u32(code).expect("decoded from UTF-8");
-                    self.astral.get(&c).copied().unwrap_or(STAYS)
-                }
+                None => self.astral.get(&c).copied().unwrap_or(STAYS),
             };
             if entry == STAYS {
                 at += len;
@@ -185,7 +166,7 @@ impl Simplifier {
             return None;
         }
         let (second, _) = char_at(text, at + len);
-        let bit = pair_hash(first, second);
+        let bit = pair_hash(first, u32::from(second));
         if self.pair_filter[bit / 64] & (1 << (bit % 64)) == 0 {
             return None;
         }
