@@ -52,17 +52,17 @@ pub fn fold(text: &str) -> String {
             i += 1;
             continue;
         }
-        let c = text[i..].chars().next().expect("a character starts at a lead byte");
+        let (c, len) = char_at(text, i);
         // U+3001 to U+9FFF (CJK punctuation, kana, ideographs) have no case and no other
         // width, so they stay; U+3000, the ideographic space, becomes a space.
         if ('\u{3001}'..='\u{9FFF}').contains(&c) {
             has_han |= is_han(c);
-            i += 3;
+            i += len;
             continue;
         }
         out.push_str(&text[unchanged_from..i]);
         fold_char(c, &mut out, &mut has_han);
-        i += c.len_utf8();
+        i += len;
         unchanged_from = i;
     }
     out.push_str(&text[unchanged_from..]);
@@ -75,9 +75,9 @@ const MIN_SKIPPED_ASCII_RUN: usize = 8;
 
 /// zhconv's `zh-CN` conversion (its rules, applied by [`simplified`]), without feeding it the
 /// long ASCII runs of mixed text (three fifths of the characters of the benchmark corpus). Its
-/// rules hold ASCII only as upper case (never in folded text) or a short run between Chinese characters
-/// (`林姆斯基-高沙可夫`), so no match reaches into a long run (a test checks) and the parts
-/// between such runs convert as they would within the whole.
+/// rules hold ASCII only as upper case (never in folded text) or a short run between Chinese
+/// characters (`林姆斯基-高沙可夫`), so no match reaches into a long run (a test checks) and
+/// the parts between such runs convert as they would within the whole.
 fn to_simplified(folded: &str) -> String {
     const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
     let all_ascii = |at: usize| {
