@@ -139,8 +139,8 @@ fn is_known_schema(found: &Schema) -> bool {
         .any(|(stored, tokenizer)| *found == schema_with(stored, tokenizer).0)
 }
 
-/// [`Analyzer`] as a tantivy tokenizer. Terms are written into one reused buffer, so a chunk
-/// costs no allocation per term.
+/// [`Analyzer`] as a tantivy tokenizer. Terms go out through one reused token (and, read with
+/// `advance`, one reused buffer), so a chunk costs no allocation per term.
 #[derive(Clone)]
 pub(crate) struct AnalyzerTokenizer {
     analyzer: &'static Analyzer,
@@ -161,9 +161,19 @@ impl AnalyzerTokenizer {
     }
 }
 
+/// The terms of one text. tantivy indexes a text through [`TokenStream::process`], which
+/// hands each term to tantivy as the analysis produces it; [`TokenStream::advance`] (for
+/// other readers) analyses the text into the tokenizer's buffer first.
 pub(crate) struct AnalyzerTokenStream<'a> {
-    terms: &'a str,
-    ends: &'a [usize],
+    analyzer: &'static Analyzer,
+    scratch: &'a mut analyzer::Scratch,
+    text: &'a str,
+    terms: &'a mut String,
+    ends: &'a mut Vec<usize>,
+    /// Whether the text's terms are in `terms` and `ends` (`advance` was called).
+    buffered: bool,
+    /// Whether `process` has emitted the terms already.
+    processed: bool,
     next: usize,
     token: Token,
 }
@@ -172,16 +182,14 @@ impl Tokenizer for AnalyzerTokenizer {
     type TokenStream<'a> = AnalyzerTokenStream<'a>;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> AnalyzerTokenStream<'a> {
-        self.terms.clear();
-        self.ends.clear();
-        let (terms, ends) = (&mut self.terms, &mut self.ends);
-        self.analyzer.for_each_term_with(text, &mut self.scratch, |term| {
-            terms.push_str(term);
-            ends.push(terms.len());
-        });
         AnalyzerTokenStream {
-            terms: &self.terms,
-            ends: &self.ends,
+            analyzer: self.analyzer,
+            scratch: &mut self.scratch,
+            text,
+            terms: &mut self.terms,
+            ends: &mut self.ends,
+            buffered: false,
+            processed: false,
             next: 0,
             token: Token::default(),
         }
@@ -190,6 +198,19 @@ impl Tokenizer for AnalyzerTokenizer {
 
 impl TokenStream for AnalyzerTokenStream<'_> {
     fn advance(&mut self) -> bool {
+        if self.processed {
+            return false;
+        }
+        if !self.buffered {
+            self.terms.clear();
+            self.ends.clear();
+            let (terms, ends) = (&mut *self.terms, &mut *self.ends);
+            self.analyzer.for_each_term_with(self.text, self.scratch, |term| {
+                terms.push_str(term);
+                ends.push(terms.len());
+            });
+            self.buffered = true;
+        }
         let Some(&end) = self.ends.get(self.next) else { return false };
         let start = if self.next == 0 { 0 } else { self.ends[self.next - 1] };
         self.token.text.clear();
@@ -197,6 +218,27 @@ impl TokenStream for AnalyzerTokenStream<'_> {
         self.token.position = self.next;
         self.next += 1;
         true
+    }
+
+    /// Each term goes to `sink` as the analysis emits it: no copy into a buffer first, and
+    /// no call through tantivy's boxed stream per term.
+    fn process(&mut self, sink: &mut dyn FnMut(&Token)) {
+        if self.buffered || self.processed {
+            while self.advance() {
+                sink(&self.token);
+            }
+            return;
+        }
+        self.processed = true;
+        let token = &mut self.token;
+        let mut position = 0;
+        self.analyzer.for_each_term_with(self.text, self.scratch, |term| {
+            token.text.clear();
+            token.text.push_str(term);
+            token.position = position;
+            position += 1;
+            sink(token);
+        });
     }
 
     fn token(&self) -> &Token {
@@ -737,6 +779,36 @@ mod tests {
             source_ids: None,
         };
         index.search(&filter, &analyzer::terms(query), 10).unwrap().len()
+    }
+
+    #[test]
+    fn the_token_stream_gives_the_analyzers_terms_read_either_way() {
+        let mut tokenizer = AnalyzerTokenizer::new(analyzer::shared());
+        let texts =
+            ["## 退票\n臺灣高鐵的退票規定 Refunds, 王小明", "## 退票\n行李遺失", "", "的。"];
+        for text in texts {
+            let expected: Vec<(usize, String)> =
+                analyzer::terms(text).into_iter().enumerate().collect();
+            let mut processed = Vec::new();
+            let mut stream = tokenizer.token_stream(text);
+            stream.process(&mut |token| processed.push((token.position, token.text.clone())));
+            assert!(!stream.advance(), "a processed stream is at its end");
+            assert_eq!(processed, expected, "{text:?} through process");
+            let mut advanced = Vec::new();
+            let mut stream = tokenizer.token_stream(text);
+            while let Some(token) = stream.next() {
+                advanced.push((token.position, token.text.clone()));
+            }
+            assert_eq!(advanced, expected, "{text:?} through advance");
+            // Started with `advance`, `process` goes on from where it stopped.
+            let mut stream = tokenizer.token_stream(text);
+            let mut mixed = Vec::new();
+            if stream.advance() {
+                mixed.push((stream.token().position, stream.token().text.clone()));
+            }
+            stream.process(&mut |token| mixed.push((token.position, token.text.clone())));
+            assert_eq!(mixed, expected, "{text:?} through advance, then process");
+        }
     }
 
     #[test]
