@@ -207,7 +207,7 @@ impl Analyzer {
                 for word in plain_words(folded) {
                     let start = word.as_ptr() as usize - folded.as_ptr() as usize;
                     self.cut_gap(&folded[rest..start], &mut sink);
-                    sink.word(word);
+                    sink.plain_word(word);
                     rest = start + word.len();
                 }
                 self.cut_gap(&folded[rest..], &mut sink);
@@ -255,12 +255,19 @@ impl<'t, E: FnMut(&str)> TermSink<'_, 't, E> {
             Some(first) if is_han(first) && word.chars().next_back().is_some_and(is_han) => {
                 (word, first)
             }
+            // A word of one character (punctuation, a space, a letter of another script: what
+            // the segmenter returns a character at a time) has nothing to trim either.
+            Some(first) if word.len() == first.len_utf8() => {
+                if !is_term_char(first) {
+                    // Punctuation ends a run of single characters: no bigram spans a comma.
+                    self.end_run();
+                    return;
+                }
+                (word, first)
+            }
             _ => {
                 let word = word.trim();
-                // `is_han` first: a cheap range check where `is_alphanumeric` searches tables.
-                if !word.chars().any(|c| is_han(c) || c.is_alphanumeric()) {
-                    // Punctuation (or nothing) ends a run of single characters: no bigram
-                    // spans a comma.
+                if !word.chars().any(is_term_char) {
                     self.end_run();
                     return;
                 }
@@ -281,6 +288,23 @@ impl<'t, E: FnMut(&str)> TermSink<'_, 't, E> {
         self.end_run();
         if word.is_ascii() && word.bytes().any(|b| b.is_ascii_alphabetic()) {
             emit_stem(&mut self.scratch.stems, &analyzer.stemmer, word, &mut self.emit);
+        } else {
+            (self.emit)(word);
+        }
+    }
+
+    /// [`Self::word`] for a word of `[a-z0-9]` (see `plain_words`): nothing to trim, no
+    /// Chinese character, a term unless it is a stop word or too long.
+    fn plain_word(&mut self, word: &'t str) {
+        self.end_run();
+        let first = char::from(word.as_bytes()[0]);
+        if word.len() > MAX_TERM_BYTES
+            || self.analyzer.stop_words.contains_starting_with(word, first)
+        {
+            return;
+        }
+        if word.bytes().any(|b| b.is_ascii_alphabetic()) {
+            emit_stem(&mut self.scratch.stems, &self.analyzer.stemmer, word, &mut self.emit);
         } else {
             (self.emit)(word);
         }
@@ -367,6 +391,23 @@ fn plain_words(folded: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// Whether `c` makes a word a term: a Chinese character, a letter or a digit. The ASCII and
+/// the punctuation blocks Chinese text uses are answered without Unicode's tables (a
+/// search each for letters and for numbers, for every comma and full stop).
+fn is_term_char(c: char) -> bool {
+    match c as u32 {
+        0..0x80 => c.is_ascii_alphanumeric(),
+        // General Punctuation: quotes, dashes, ellipses; no letter or number.
+        0x2000..=0x206F => false,
+        // CJK Symbols and Punctuation: 、。「」《》… but 々〆〇, the Hangzhou numerals
+        // 〡–〩, the kana repeat marks 〱–〵 and 〸–〼 are letters or numbers.
+        0x3000..=0x303F => {
+            matches!(c as u32, 0x3005..=0x3007 | 0x3021..=0x3029 | 0x3031..=0x3035 | 0x3038..=0x303C)
+        }
+        _ => is_han(c) || c.is_alphanumeric(),
+    }
+}
+
 /// Buffers and memos for analysing many texts on one thread (see
 /// [`Analyzer::for_each_term_with`]).
 #[derive(Debug, Default, Clone)]
@@ -430,24 +471,30 @@ fn emit_stem(
 }
 
 /// [`STOP_WORDS`] as a set (every word is looked up: a list scan was a fifth of the indexing
-/// time), behind a filter on their first characters: most words start with a character no
-/// stop word starts with, and testing one bit is cheaper than hashing the word.
+/// time), behind filters on their first characters: most words start with a character no
+/// stop word starts with, and testing one bit is cheaper than hashing the word. A word of one
+/// character is answered by its bit alone.
 struct StopWords {
     words: HashSet<&'static str, foldhash::fast::FixedState>,
-    /// Bit `c` is set when a stop word starts with the character `c` (all of them are in the
-    /// Basic Multilingual Plane; a word starting outside it goes to the set).
-    first_chars: Box<[u64; 1024]>,
+    /// Bit `c` is set when the one-character word `c` is a stop word (all stop words start
+    /// in the Basic Multilingual Plane, so a word starting outside it is none).
+    single: Box<[u64; 1024]>,
+    /// Bit `c` is set when a stop word of two characters or more starts with `c`.
+    longer_first: Box<[u64; 1024]>,
 }
 
 impl StopWords {
     fn new(words: &[&'static str]) -> Self {
-        let mut first_chars = Box::new([0u64; 1024]);
+        let mut single = Box::new([0u64; 1024]);
+        let mut longer_first = Box::new([0u64; 1024]);
         for word in words {
-            let first = word.chars().next().expect("no empty stop word") as usize;
+            let first = word.chars().next().expect("no empty stop word");
+            let bits = if word.len() == first.len_utf8() { &mut single } else { &mut longer_first };
+            let first = first as usize;
             assert!(first < 0x1_0000, "stop words start in the Basic Multilingual Plane");
-            first_chars[first / 64] |= 1 << (first % 64);
+            bits[first / 64] |= 1 << (first % 64);
         }
-        StopWords { words: words.iter().copied().collect(), first_chars }
+        StopWords { words: words.iter().copied().collect(), single, longer_first }
     }
 
     fn contains(&self, word: &str) -> bool {
@@ -456,11 +503,17 @@ impl StopWords {
 
     /// [`Self::contains`] for a word whose first character the caller has decoded already.
     fn contains_starting_with(&self, word: &str, first: char) -> bool {
+        let first_len = first.len_utf8();
         let first = first as usize;
-        if first < 0x1_0000 && self.first_chars[first / 64] & (1 << (first % 64)) == 0 {
+        if first >= 0x1_0000 {
             return false;
         }
-        self.words.contains(word)
+        let bit = 1 << (first % 64);
+        if word.len() == first_len {
+            self.single[first / 64] & bit != 0
+        } else {
+            self.longer_first[first / 64] & bit != 0 && self.words.contains(word)
+        }
     }
 }
 
@@ -700,8 +753,20 @@ mod tests {
         }
         // Words sharing a first character with a stop word, words sharing none, and words
         // outside the Basic Multilingual Plane.
-        for word in ["的确", "我国", "退票", "theory", "refund", "", "𠀀", "𠀀的", "x"] {
+        // Words sharing a first character with a stop word, words sharing none, words
+        // outside the Basic Multilingual Plane, and single characters that begin only longer
+        // stop words (`一个`, `怎么`, `that`).
+        let words =
+            ["的确", "我国", "退票", "theory", "refund", "", "𠀀", "𠀀的", "x", "一", "怎", "t"];
+        for word in words {
             assert_eq!(stop_words.contains(word), STOP_WORDS.contains(&word), "{word}");
+        }
+    }
+
+    #[test]
+    fn the_term_character_test_is_unicodes_on_every_character() {
+        for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+            assert_eq!(is_term_char(c), is_han(c) || c.is_alphanumeric(), "U+{:04X}", c as u32);
         }
     }
 
