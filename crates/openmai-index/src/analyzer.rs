@@ -286,11 +286,7 @@ impl<'t, E: FnMut(&str)> TermSink<'_, 't, E> {
             return;
         }
         self.end_run();
-        if word.is_ascii() && word.bytes().any(|b| b.is_ascii_alphabetic()) {
-            emit_stem(&mut self.scratch.stems, &analyzer.stemmer, word, &mut self.emit);
-        } else {
-            (self.emit)(word);
-        }
+        self.emit_term(word);
     }
 
     /// [`Self::word`] for a word of `[a-z0-9]` (see `plain_words`): nothing to trim, no
@@ -303,7 +299,14 @@ impl<'t, E: FnMut(&str)> TermSink<'_, 't, E> {
         {
             return;
         }
-        if word.bytes().any(|b| b.is_ascii_alphabetic()) {
+        self.emit_term(word);
+    }
+
+    /// Emits a term that is not a single Chinese character: English words as their stems.
+    /// Inlined into both callers (a call here cost 1% of the indexing thread's instructions).
+    #[inline(always)]
+    fn emit_term(&mut self, word: &str) {
+        if word.is_ascii() && word.bytes().any(|b| b.is_ascii_alphabetic()) {
             emit_stem(&mut self.scratch.stems, &self.analyzer.stemmer, word, &mut self.emit);
         } else {
             (self.emit)(word);
@@ -751,8 +754,6 @@ mod tests {
         for word in STOP_WORDS {
             assert!(stop_words.contains(word), "{word}");
         }
-        // Words sharing a first character with a stop word, words sharing none, and words
-        // outside the Basic Multilingual Plane.
         // Words sharing a first character with a stop word, words sharing none, words
         // outside the Basic Multilingual Plane, and single characters that begin only longer
         // stop words (`一个`, `怎么`, `that`).
