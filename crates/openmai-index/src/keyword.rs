@@ -170,12 +170,20 @@ pub(crate) struct AnalyzerTokenStream<'a> {
     text: &'a str,
     terms: &'a mut String,
     ends: &'a mut Vec<usize>,
-    /// Whether the text's terms are in `terms` and `ends` (`advance` was called).
-    buffered: bool,
-    /// Whether `process` has emitted the terms already.
-    processed: bool,
+    progress: Progress,
     next: usize,
     token: Token,
+}
+
+/// How far an [`AnalyzerTokenStream`] has gone.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// Nothing analysed yet.
+    Fresh,
+    /// The text's terms are in `terms` and `ends` (`advance` was called).
+    Buffered,
+    /// `process` has emitted every term.
+    Processed,
 }
 
 impl Tokenizer for AnalyzerTokenizer {
@@ -188,28 +196,33 @@ impl Tokenizer for AnalyzerTokenizer {
             text,
             terms: &mut self.terms,
             ends: &mut self.ends,
-            buffered: false,
-            processed: false,
+            progress: Progress::Fresh,
             next: 0,
             token: Token::default(),
         }
     }
 }
 
+impl AnalyzerTokenStream<'_> {
+    /// Analyses the text into `terms` and `ends`, for `advance`.
+    fn buffer(&mut self) {
+        self.terms.clear();
+        self.ends.clear();
+        let (terms, ends) = (&mut *self.terms, &mut *self.ends);
+        self.analyzer.for_each_term_with(self.text, self.scratch, |term| {
+            terms.push_str(term);
+            ends.push(terms.len());
+        });
+        self.progress = Progress::Buffered;
+    }
+}
+
 impl TokenStream for AnalyzerTokenStream<'_> {
     fn advance(&mut self) -> bool {
-        if self.processed {
-            return false;
-        }
-        if !self.buffered {
-            self.terms.clear();
-            self.ends.clear();
-            let (terms, ends) = (&mut *self.terms, &mut *self.ends);
-            self.analyzer.for_each_term_with(self.text, self.scratch, |term| {
-                terms.push_str(term);
-                ends.push(terms.len());
-            });
-            self.buffered = true;
+        match self.progress {
+            Progress::Processed => return false,
+            Progress::Buffered => {}
+            Progress::Fresh => self.buffer(),
         }
         let Some(&end) = self.ends.get(self.next) else { return false };
         let start = if self.next == 0 { 0 } else { self.ends[self.next - 1] };
@@ -223,13 +236,13 @@ impl TokenStream for AnalyzerTokenStream<'_> {
     /// Each term goes to `sink` as the analysis emits it: no copy into a buffer first, and
     /// no call through tantivy's boxed stream per term.
     fn process(&mut self, sink: &mut dyn FnMut(&Token)) {
-        if self.buffered || self.processed {
+        if self.progress != Progress::Fresh {
             while self.advance() {
                 sink(&self.token);
             }
             return;
         }
-        self.processed = true;
+        self.progress = Progress::Processed;
         let token = &mut self.token;
         let mut position = 0;
         self.analyzer.for_each_term_with(self.text, self.scratch, |term| {
