@@ -90,25 +90,32 @@ fn main() {
         }
         let whole = rate(started);
 
-        let started = Instant::now();
+        // The records are built before the clock starts: only indexing them is timed.
+        let (organization, knowledge_base) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let batches: Vec<Vec<ChunkRecord>> = texts
+            .chunks(500)
+            .enumerate()
+            .map(|(n, batch)| {
+                batch
+                    .iter()
+                    .map(|text| ChunkRecord {
+                        id: Uuid::now_v7(),
+                        organization_id: organization,
+                        knowledge_base_id: knowledge_base,
+                        file_id: Some(Uuid::from_u128(n as u128)),
+                        faq_id: None,
+                        label_ids: Vec::new(),
+                        text: text.clone(),
+                        embedding: None,
+                    })
+                    .collect()
+            })
+            .collect();
         let options = EmbeddedOptions { writer_threads: 1, ..EmbeddedOptions::default() };
         let index = EmbeddedIndex::open_in_memory(options).expect("an in-memory index");
-        let (organization, knowledge_base) = (Uuid::from_u128(1), Uuid::from_u128(2));
-        for (n, batch) in texts.chunks(500).enumerate() {
-            let chunks: Vec<ChunkRecord> = batch
-                .iter()
-                .map(|text| ChunkRecord {
-                    id: Uuid::now_v7(),
-                    organization_id: organization,
-                    knowledge_base_id: knowledge_base,
-                    file_id: Some(Uuid::from_u128(n as u128)),
-                    faq_id: None,
-                    label_ids: Vec::new(),
-                    text: text.clone(),
-                    embedding: None,
-                })
-                .collect();
-            index.upsert(&chunks).expect("indexed");
+        let started = Instant::now();
+        for chunks in &batches {
+            index.upsert(chunks).expect("indexed");
         }
         index.commit().expect("committed");
         let indexed = rate(started);
